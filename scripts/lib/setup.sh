@@ -1,0 +1,57 @@
+# Shared set-up for scripts/serve and scripts/test: installs what is missing, from crates.io
+# and Debian only (nothing is downloaded from anywhere else). Safe to run again: each step
+# checks first and does nothing when its tool is already there at the right version.
+
+TRUNK_VERSION=0.21.14   # the newest trunk that builds with Rust 1.95
+
+# Every build shares one target directory outside the clone, so CI repeats and the two
+# scripts reuse each other's work.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/layerlens/target}"
+export PATH="$HOME/.cargo/bin:$PATH"
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+# The wasm-bindgen version the lock file pins; the CLI must match it exactly.
+wasm_bindgen_version() {
+  awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock
+}
+
+ensure_wasm_toolchain() {
+  if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+    log "adding the wasm32-unknown-unknown target"
+    rustup target add wasm32-unknown-unknown
+  fi
+  [ -f Cargo.lock ] || cargo generate-lockfile
+  local wbg
+  wbg=$(wasm_bindgen_version)
+  if ! wasm-bindgen --version 2>/dev/null | grep -q " $wbg\$"; then
+    log "installing wasm-bindgen-cli $wbg from crates.io (a few minutes)"
+    # Not --locked: its own lock file pins a webpki-roots version crates.io no longer serves.
+    cargo install wasm-bindgen-cli --version "$wbg" --force
+  fi
+  if ! trunk --version 2>/dev/null | grep -q " $TRUNK_VERSION\$"; then
+    log "installing trunk $TRUNK_VERSION from crates.io (about 20 minutes on 2 cores, once)"
+    cargo install --locked trunk --version "$TRUNK_VERSION" --force
+  fi
+}
+
+# Installs Debian packages that are missing (apt-get update only when something is).
+ensure_debian_packages() {
+  local missing=()
+  for pkg in "$@"; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    log "installing Debian packages: ${missing[*]}"
+    local sudo=""
+    [ "$(id -u)" = 0 ] || sudo=sudo
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
+  fi
+}
+
+# Builds the page (release) into dist/.
+build_page() {
+  log "building the page with trunk (release)"
+  trunk build --release
+}

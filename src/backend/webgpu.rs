@@ -1,0 +1,57 @@
+//! WebGPU in the browser: the two Chromium workarounds and the asynchronous device set-up.
+//!
+//! burn 0.22's wgpu backend fails on Chromium's WebGPU (and so in real users' Chrome) in two
+//! ways, both fixed by patching the WebGPU API before the device is requested
+//! (`webgpu_fixes.js`, measured in `shared/reference/stack-notes.md`):
+//! 1. wgpu does not request the `subgroups` feature although cubecl's matmul shaders
+//!    `enable subgroups;`, so the shaders are rejected and every later command fails;
+//! 2. Chromium's uniformity analysis then rejects one matmul kernel; the patch turns off the
+//!    `subgroup_uniformity` diagnostic for shaders that enable subgroups.
+//! Without them a rejected shader can silently yield zeros, which is why every GPU path is
+//! compared with the CPU backend in the tests.
+
+use std::cell::RefCell;
+
+use burn::prelude::*;
+use wasm_bindgen::prelude::*;
+
+use super::BackendError;
+
+#[wasm_bindgen(module = "/src/backend/webgpu_fixes.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = installWebGpuFixes)]
+    fn install_webgpu_fixes() -> bool;
+    #[wasm_bindgen(js_name = describeWebGpuAdapter)]
+    fn describe_webgpu_adapter() -> js_sys::Promise;
+}
+
+thread_local! {
+    /// burn allows one WebGPU initialisation per page: the first result is kept and shared.
+    static DEVICE: RefCell<Option<Result<(Device, String), BackendError>>> = const { RefCell::new(None) };
+}
+
+/// The WebGPU device and a description of its adapter, initialised on first call.
+/// Fails with [`BackendError::NoAdapter`] when the browser offers no WebGPU adapter.
+pub async fn webgpu_device() -> Result<(Device, String), BackendError> {
+    if let Some(done) = DEVICE.with(|d| d.borrow().clone()) {
+        return done;
+    }
+    let result = init().await;
+    DEVICE.with(|d| *d.borrow_mut() = Some(result.clone()));
+    result
+}
+
+async fn init() -> Result<(Device, String), BackendError> {
+    let adapter = wasm_bindgen_futures::JsFuture::from(describe_webgpu_adapter())
+        .await
+        .map_err(|e| BackendError::NoAdapter(format!("{e:?}")))?;
+    let Some(adapter) = adapter.as_string() else {
+        return Err(BackendError::NoAdapter("this browser offers no WebGPU adapter".into()));
+    };
+    install_webgpu_fixes();
+    let device = Device::wgpu_options()
+        .init_async()
+        .await
+        .map_err(|e| BackendError::Init(e.to_string()))?;
+    Ok((device, adapter))
+}

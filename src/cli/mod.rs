@@ -1,0 +1,135 @@
+//! The native command line: argument parsing and the words around the core's results.
+//!
+//! Exit codes: 0 success, 2 bad arguments (clap's convention), 1 any other failure; the
+//! message goes to stderr. Each subcommand lives in its own file and only calls the core.
+
+mod activations;
+mod bench;
+mod classify;
+mod common;
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::backend::BackendKind;
+use crate::model::layers::Layer;
+
+#[derive(Debug, Parser)]
+#[command(name = "layerlens", version, about = "See how SqueezeNet sees your images: classify, activations, benchmarks.")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Print each image's most probable classes.
+    Classify(ClassifyArgs),
+    /// Write the activations of chosen layers for every image to a safetensors file.
+    Activations(ActivationsArgs),
+    /// Measure throughput.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+/// Options every model-running command shares.
+#[derive(Debug, Args)]
+struct ModelArgs {
+    /// SqueezeNet 1.1 weights: a .safetensors (torchvision keys) or .onnx file.
+    #[arg(long, value_name = "FILE")]
+    weights: PathBuf,
+    /// Where to run: `cpu` (Flex) or `wgpu` (Vulkan/Metal/DX12; needs a GPU driver or Mesa lavapipe).
+    #[arg(long, default_value = "cpu", value_parser = parse_backend)]
+    backend: BackendKind,
+}
+
+#[derive(Debug, Args)]
+struct ClassifyArgs {
+    #[command(flatten)]
+    model: ModelArgs,
+    /// How many classes to print per image.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u16).range(1..))]
+    top: u16,
+    /// A text file with one class name per line (line 1 = class 0).
+    #[arg(long, value_name = "FILE")]
+    labels: Option<PathBuf>,
+    /// Image files (JPEG, PNG, WebP, GIF, BMP).
+    #[arg(required = true, value_name = "IMAGE")]
+    images: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+struct ActivationsArgs {
+    #[command(flatten)]
+    model: ModelArgs,
+    /// Comma-separated layer names: conv1, pool1, fire2…fire9, pool3, pool5, conv10, logits, prob.
+    #[arg(long, value_delimiter = ',', required = true, value_parser = parse_layer)]
+    layers: Vec<Layer>,
+    /// Output safetensors file: one f32 tensor per layer, keyed by layer name.
+    #[arg(long, value_name = "OUT.safetensors")]
+    out: PathBuf,
+    /// Images per forward pass.
+    #[arg(long, default_value_t = crate::model::inference::DEFAULT_CHUNK, value_parser = parse_positive)]
+    chunk: usize,
+    /// Image files, written to the output in this order.
+    #[arg(required = true, value_name = "IMAGE")]
+    images: Vec<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchCommand {
+    /// Forward passes per second on synthetic 227×227 images.
+    Inference(BenchInferenceArgs),
+}
+
+#[derive(Debug, Args)]
+struct BenchInferenceArgs {
+    #[command(flatten)]
+    model: ModelArgs,
+    /// Comma-separated batch sizes.
+    #[arg(long, value_delimiter = ',', default_value = "1,32", value_parser = parse_positive)]
+    batch: Vec<usize>,
+    /// Timed repetitions per batch size (after one warm-up pass).
+    #[arg(long, default_value_t = 3, value_parser = parse_positive)]
+    repeat: usize,
+}
+
+fn parse_positive(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!("`{s}` is not a positive whole number")),
+    }
+}
+
+fn parse_backend(s: &str) -> Result<BackendKind, String> {
+    s.parse()
+}
+
+fn parse_layer(s: &str) -> Result<Layer, String> {
+    s.parse().map_err(|e: crate::model::layers::UnknownLayer| e.to_string())
+}
+
+/// Runs the command line and returns the process exit code.
+pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { 2 } else { 0 };
+        }
+    };
+    let result = match cli.command {
+        Command::Classify(args) => classify::run(args),
+        Command::Activations(args) => activations::run(args),
+        Command::Bench(BenchCommand::Inference(args)) => bench::inference(args),
+    };
+    match result {
+        Ok(()) => 0,
+        Err(message) => {
+            eprintln!("error: {message}");
+            1
+        }
+    }
+}

@@ -1,0 +1,3 @@
+//! Files in → network input: image decoding and preprocessing.
+
+pub mod image_input;

@@ -1,0 +1,15 @@
+//! layerlens: see how a convolutional network sees your images.
+//!
+//! The data flows one way — files → images → model → activations → views — and the modules
+//! follow it: `data` (image files to network input), `model` (SqueezeNet, its weights, running
+//! it), `backend` (CPU or GPU device, async read-back), `cli` (native command line) and `ui`
+//! (the Leptos page, wasm32 only). Everything but `ui` compiles and is tested natively.
+
+pub mod backend;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod cli;
+pub mod data;
+pub mod model;
+pub mod tensor_file;
+#[cfg(target_arch = "wasm32")]
+pub mod ui;

@@ -1,0 +1,8 @@
+//! SqueezeNet 1.1: its layout, its weights from files, and the burn module that runs it.
+
+pub mod architecture;
+pub mod benchmark;
+pub mod inference;
+pub mod layers;
+pub mod squeezenet;
+pub mod weights;

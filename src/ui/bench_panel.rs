@@ -1,0 +1,50 @@
+//! The in-page benchmark: images per second on WebGPU and on the CPU, 32-image batch.
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+use super::ModelStatus;
+use super::engine::{BackendInfo, Engine};
+use crate::backend::BackendKind;
+
+const BATCH: usize = 32;
+
+#[component]
+pub fn BenchPanel(engine: Engine, backend: RwSignal<Option<BackendInfo>>, model: RwSignal<ModelStatus>) -> impl IntoView {
+    let lines = RwSignal::new(Vec::<String>::new());
+    let running = RwSignal::new(false);
+    let run = move |_| {
+        let engine = engine.clone();
+        running.set(true);
+        lines.set(Vec::new());
+        spawn_local(async move {
+            let mut kinds = vec![BackendKind::Cpu];
+            if backend.get_untracked().is_some_and(|b| b.kind == BackendKind::Wgpu) {
+                kinds.insert(0, BackendKind::Wgpu);
+            }
+            for kind in kinds {
+                let line = match engine.bench(kind, BATCH).await {
+                    Ok(t) => format!(
+                        "{kind}: {:.1} images/s on a {}-image batch (first pass {:.1} s)",
+                        t.images_per_second, t.batch, t.first_pass_seconds
+                    ),
+                    Err(e) => format!("{kind}: {e}"),
+                };
+                lines.update(|l| l.push(line));
+            }
+            running.set(false);
+        });
+    };
+    view! {
+        <section id="bench" class="panel">
+            <h2>"Speed"</h2>
+            <button id="bench-run" on:click=run
+                disabled=move || running.get() || !matches!(model.get(), ModelStatus::Ready(_))>
+                {move || if running.get() { "Measuring…" } else { "Measure images/s" }}
+            </button>
+            <ul id="bench-results">
+                {move || lines.get().into_iter().map(|l| view! { <li>{l}</li> }).collect_view()}
+            </ul>
+        </section>
+    }
+}

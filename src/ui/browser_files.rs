@@ -1,0 +1,56 @@
+//! Bytes from the browser: dropped or picked files, and URLs fetched from the page's origin.
+
+use js_sys::Uint8Array;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+
+/// A file the user gave the page, read into memory.
+#[derive(Debug, Clone)]
+pub struct LoadedFile {
+    pub name: String,
+    pub bytes: Vec<u8>,
+    /// An object URL for showing the file as an image (revoked when the page unloads).
+    pub object_url: Option<String>,
+}
+
+/// Reads every file of a `FileList` (from a drop or a file picker).
+pub async fn read_file_list(list: Option<web_sys::FileList>) -> Vec<Result<LoadedFile, String>> {
+    let Some(list) = list else { return Vec::new() };
+    let files: Vec<web_sys::File> = (0..list.length()).filter_map(|i| list.get(i)).collect();
+    let mut out = Vec::with_capacity(files.len());
+    for file in files {
+        out.push(read_file(&file).await);
+    }
+    out
+}
+
+async fn read_file(file: &web_sys::File) -> Result<LoadedFile, String> {
+    let name = file.name();
+    let buffer = JsFuture::from(file.array_buffer()).await.map_err(|e| format!("{name}: cannot be read ({e:?})"))?;
+    let bytes = Uint8Array::new(&buffer).to_vec();
+    let object_url = web_sys::Url::create_object_url_with_blob(file).ok();
+    Ok(LoadedFile { name, bytes, object_url })
+}
+
+/// Fetches a URL's body; `Ok(None)` for a 404 (an optional file that is not there).
+pub async fn fetch_bytes(url: &str) -> Result<Option<Vec<u8>>, String> {
+    let window = web_sys::window().ok_or("no window")?;
+    let response = JsFuture::from(window.fetch_with_str(url)).await.map_err(|e| format!("{url}: {e:?}"))?;
+    let response: web_sys::Response = response.dyn_into().map_err(|_| format!("{url}: not a response"))?;
+    if response.status() == 404 {
+        return Ok(None);
+    }
+    if !response.ok() {
+        return Err(format!("{url}: HTTP {}", response.status()));
+    }
+    let buffer = JsFuture::from(response.array_buffer().map_err(|e| format!("{url}: {e:?}"))?)
+        .await
+        .map_err(|e| format!("{url}: {e:?}"))?;
+    Ok(Some(Uint8Array::new(&buffer).to_vec()))
+}
+
+/// A query parameter of the page's URL (`?weights=…`, `?backend=cpu`).
+pub fn query_param(name: &str) -> Option<String> {
+    let search = web_sys::window()?.location().search().ok()?;
+    web_sys::UrlSearchParams::new_with_str(&search).ok()?.get(name)
+}

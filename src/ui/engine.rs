@@ -1,0 +1,128 @@
+//! The page's handle on the core: device, weights and network, outside the reactive graph.
+//!
+//! Leptos signals hold what the page shows; the network and its device live here, behind an
+//! `Rc<RefCell<…>>`, and every method returns plain values for the components to display.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use burn::prelude::*;
+
+use crate::backend::webgpu::webgpu_device;
+use crate::backend::{BackendKind, cpu_device};
+use crate::data::image_input::image_file_to_input;
+use crate::model::benchmark::{Throughput, measure_inference};
+use crate::model::inference::{class_probabilities, top_k};
+use crate::model::squeezenet::SqueezeNet;
+use crate::model::weights::{SqueezeNetWeights, load_weights};
+
+/// The device the page computes on, and what to call it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BackendInfo {
+    pub kind: BackendKind,
+    /// The WebGPU adapter, or why the CPU is used.
+    pub detail: String,
+}
+
+/// Loaded weights, described for the page.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelSummary {
+    pub source: String,
+    pub format: String,
+    pub classes: usize,
+    pub parameters: usize,
+}
+
+/// One image's result: the most probable classes and how long the forward pass took.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Classification {
+    pub top: Vec<(usize, f32)>,
+    pub millis: f64,
+}
+
+#[derive(Default)]
+struct State {
+    backend: Option<(Device, BackendInfo)>,
+    weights: Option<SqueezeNetWeights>,
+    net: Option<SqueezeNet>,
+}
+
+/// Shared, cheaply clonable handle used by every component.
+#[derive(Clone, Default)]
+pub struct Engine(Rc<RefCell<State>>);
+
+fn now_ms() -> f64 {
+    web_sys::window().and_then(|w| w.performance()).map(|p| p.now()).unwrap_or(0.0)
+}
+
+impl Engine {
+    /// Picks WebGPU when the browser offers an adapter (unless `force_cpu`), else the CPU.
+    pub async fn start(&self, force_cpu: bool) -> BackendInfo {
+        let (device, info) = if force_cpu {
+            (cpu_device(), BackendInfo { kind: BackendKind::Cpu, detail: "chosen with ?backend=cpu".into() })
+        } else {
+            match webgpu_device().await {
+                Ok((device, adapter)) => (device, BackendInfo { kind: BackendKind::Wgpu, detail: adapter }),
+                Err(e) => (cpu_device(), BackendInfo { kind: BackendKind::Cpu, detail: e.to_string() }),
+            }
+        };
+        self.0.borrow_mut().backend = Some((device, info.clone()));
+        info
+    }
+
+    fn device(&self) -> Result<Device, String> {
+        self.0.borrow().backend.as_ref().map(|(d, _)| d.clone()).ok_or_else(|| "the backend is still starting".into())
+    }
+
+    /// Loads weights from a file's bytes and builds the network on the page's device.
+    pub fn load_weights(&self, source: &str, bytes: &[u8]) -> Result<ModelSummary, String> {
+        let (weights, format) = load_weights(bytes).map_err(|e| format!("{source}: {e}"))?;
+        let device = self.device()?;
+        let net = SqueezeNet::from_weights(&weights, &device);
+        let summary = ModelSummary {
+            source: source.to_string(),
+            format: format.to_string(),
+            classes: weights.num_classes(),
+            parameters: weights.num_params(),
+        };
+        let mut state = self.0.borrow_mut();
+        state.net = Some(net);
+        state.weights = Some(weights);
+        Ok(summary)
+    }
+
+    pub fn has_model(&self) -> bool {
+        self.0.borrow().net.is_some()
+    }
+
+    /// Classifies one image file: decode, preprocess, forward, top-k.
+    pub async fn classify(&self, bytes: &[u8], k: usize) -> Result<Classification, String> {
+        let input = image_file_to_input(bytes).map_err(|e| e.to_string())?;
+        let (net, device) = {
+            let state = self.0.borrow();
+            let net = state.net.clone().ok_or("load weights first")?;
+            (net, state.backend.as_ref().map(|(d, _)| d.clone()).ok_or("the backend is still starting")?)
+        };
+        let start = now_ms();
+        let probabilities = class_probabilities(&net, &device, &[&input]).await.map_err(|e| e.to_string())?;
+        let millis = now_ms() - start;
+        Ok(Classification { top: top_k(&probabilities[0], k), millis })
+    }
+
+    /// Images per second of a forward pass of `batch` synthetic images on the given backend
+    /// (the page's own device for its kind; the CPU is always available).
+    pub async fn bench(&self, kind: BackendKind, batch: usize) -> Result<Throughput, String> {
+        let (weights, own) = {
+            let state = self.0.borrow();
+            (state.weights.clone().ok_or("load weights first")?, state.backend.clone())
+        };
+        let device = match (kind, own) {
+            (BackendKind::Cpu, _) => cpu_device(),
+            (BackendKind::Wgpu, Some((device, info))) if info.kind == BackendKind::Wgpu => device,
+            (BackendKind::Wgpu, _) => return Err("WebGPU is not available in this browser".into()),
+        };
+        let net = SqueezeNet::from_weights(&weights, &device);
+        let clock = || now_ms() / 1e3;
+        measure_inference(&net, &device, batch, 1, &clock).await.map_err(|e| e.to_string())
+    }
+}

@@ -1,0 +1,90 @@
+//! Loading weights: drop or pick a .safetensors/.onnx file, `?weights=URL`, or the file the
+//! site ships in `weights/`.
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+use super::ModelStatus;
+use super::browser_files::{fetch_bytes, query_param, read_file_list};
+use super::engine::Engine;
+
+/// Files the built site may ship next to the page (`www/weights/`), tried in order.
+const BUNDLED_WEIGHTS: [&str; 2] = ["weights/squeezenet1_1.safetensors", "weights/squeezenet1_1.onnx"];
+
+/// Loads `?weights=URL` if given, else a bundled file if the site has one.
+pub async fn load_default_weights(engine: &Engine, model: RwSignal<ModelStatus>) {
+    if let Some(url) = query_param("weights") {
+        model.set(ModelStatus::Loading(url.clone()));
+        let status = match fetch_bytes(&url).await {
+            Ok(Some(bytes)) => load(engine, &url, &bytes),
+            Ok(None) => ModelStatus::Failed(format!("{url}: not found (HTTP 404)")),
+            Err(e) => ModelStatus::Failed(e),
+        };
+        model.set(status);
+        return;
+    }
+    for url in BUNDLED_WEIGHTS {
+        if let Ok(Some(bytes)) = fetch_bytes(url).await {
+            model.set(load(engine, url, &bytes));
+            return;
+        }
+    }
+}
+
+fn load(engine: &Engine, source: &str, bytes: &[u8]) -> ModelStatus {
+    match engine.load_weights(source, bytes) {
+        Ok(summary) => ModelStatus::Ready(summary),
+        Err(e) => ModelStatus::Failed(e),
+    }
+}
+
+#[component]
+pub fn WeightsPanel(engine: Engine, model: RwSignal<ModelStatus>, ready: Signal<bool>) -> impl IntoView {
+    let take_files = move |files: Option<web_sys::FileList>| {
+        let engine = engine.clone();
+        spawn_local(async move {
+            let Some(first) = read_file_list(files).await.into_iter().next() else { return };
+            let status = match first {
+                Ok(file) => {
+                    model.set(ModelStatus::Loading(file.name.clone()));
+                    load(&engine, &file.name, &file.bytes)
+                }
+                Err(e) => ModelStatus::Failed(e),
+            };
+            model.set(status);
+        });
+    };
+    let on_drop = {
+        let take_files = take_files.clone();
+        move |ev: web_sys::DragEvent| {
+            ev.prevent_default();
+            take_files(ev.data_transfer().and_then(|d| d.files()));
+        }
+    };
+    let on_pick = move |ev: leptos::ev::Event| {
+        let input: web_sys::HtmlInputElement = event_target(&ev);
+        take_files(input.files());
+    };
+
+    view! {
+        <section id="weights" class="panel drop-zone" on:dragover=|ev: web_sys::DragEvent| ev.prevent_default() on:drop=on_drop>
+            <h2>"1. Weights"</h2>
+            <p>"Drop a SqueezeNet 1.1 weights file here (.safetensors with torchvision names, or .onnx), or "
+                <label class="button">"choose one"
+                    <input id="weights-input" type="file" accept=".safetensors,.onnx" on:change=on_pick
+                        disabled=move || !ready.get() />
+                </label>"."
+            </p>
+            <p id="model-status" class=move || match model.get() { ModelStatus::Failed(_) => "status error", _ => "status" }>
+                {move || match model.get() {
+                    ModelStatus::None => "No weights loaded yet.".to_string(),
+                    ModelStatus::Loading(name) => format!("Loading {name}…"),
+                    ModelStatus::Ready(s) => format!(
+                        "Loaded {} ({}): {} classes, {} parameters.", s.source, s.format, s.classes, s.parameters
+                    ),
+                    ModelStatus::Failed(e) => format!("Could not load weights — {e}"),
+                }}
+            </p>
+        </section>
+    }
+}

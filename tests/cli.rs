@@ -1,0 +1,121 @@
+//! The `layerlens` binary end to end: outputs against the reference, exit codes on bad input.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use common::{CPU_TOLERANCES, Reference, fixture, max_abs_diff};
+use image::RgbImage;
+use layerlens::tensor_file::read_f32_tensor;
+
+fn layerlens(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_layerlens")).args(args).output().expect("binary runs")
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Writes the reference's four 227×227 images as PNG (no resize happens on reading them back).
+fn reference_pngs(dir: &Path, reference: &Reference) -> Vec<PathBuf> {
+    let mut paths = Vec::new();
+    for key in ["photos_u8", "noise_u8"] {
+        let (_, pixels) = reference.u8(key);
+        for (i, chunk) in pixels.chunks_exact(227 * 227 * 3).enumerate() {
+            let path = dir.join(format!("{key}_{i}.png"));
+            RgbImage::from_raw(227, 227, chunk.to_vec()).unwrap().save(&path).unwrap();
+            paths.push(path);
+        }
+    }
+    paths
+}
+
+fn weights() -> String {
+    fixture("squeezenet/squeezenet1_1_random.safetensors").display().to_string()
+}
+
+#[test]
+fn activations_match_the_reference() {
+    let dir = tempfile::tempdir().unwrap();
+    let reference = Reference::load();
+    let images = reference_pngs(dir.path(), &reference);
+    let out_file = dir.path().join("acts.safetensors");
+    let weights = weights();
+    let mut args = vec!["activations", "--weights", &weights, "--layers", "pool1,fire9,conv10,logits,prob"];
+    let out_str = out_file.display().to_string();
+    args.extend(["--out", &out_str, "--chunk", "3"]);
+    let image_strs: Vec<String> = images.iter().map(|p| p.display().to_string()).collect();
+    args.extend(image_strs.iter().map(String::as_str));
+    let out = layerlens(&args);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let bytes = std::fs::read(&out_file).unwrap();
+    for (name, tolerance) in CPU_TOLERANCES {
+        let got = read_f32_tensor(&bytes, name).unwrap();
+        let expected = reference.f32(name);
+        assert_eq!(got.shape, expected.shape, "{name}");
+        let diff = max_abs_diff(&got.data, &expected.data);
+        assert!(diff <= tolerance, "{name}: max |Δ| {diff:e}");
+    }
+}
+
+#[test]
+fn classify_prints_top_classes_with_labels() {
+    let dir = tempfile::tempdir().unwrap();
+    let reference = Reference::load();
+    let images = reference_pngs(dir.path(), &reference);
+    let labels = dir.path().join("labels.txt");
+    std::fs::write(&labels, (0..1000).map(|i| format!("label{i}\n")).collect::<String>()).unwrap();
+    let out = layerlens(&[
+        "classify",
+        "--weights",
+        &weights(),
+        "--top",
+        "3",
+        "--labels",
+        &labels.display().to_string(),
+        &images[0].display().to_string(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 4, "{stdout}");
+    // The fixture README: china.jpg's argmax is class 989 with p = 0.08547.
+    assert!(lines[1].contains("label989") && lines[1].contains("0.0854"), "{stdout}");
+}
+
+#[test]
+fn bad_arguments_exit_2() {
+    for args in [
+        vec!["classify", "--weights", "w.safetensors"],                    // no image
+        vec!["activations", "--weights", "w", "--layers", "pool2", "--out", "o", "x.png"], // unknown layer
+        vec!["classify", "--weights", "w", "--backend", "tpu", "x.png"],  // unknown backend
+        vec!["frobnicate"],
+    ] {
+        let out = layerlens(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert!(!stderr(&out).is_empty());
+    }
+}
+
+#[test]
+fn wrong_files_exit_1_with_a_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = dir.path().join("notes.txt");
+    std::fs::write(&text, "not weights, not an image").unwrap();
+    let text = text.display().to_string();
+    let photo = fixture("photos/china.jpg").display().to_string();
+
+    let out = layerlens(&["classify", "--weights", &text, &photo]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("not a weights file"), "{}", stderr(&out));
+
+    let out = layerlens(&["classify", "--weights", &weights(), &text]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("notes.txt") && stderr(&out).contains("not a supported image"), "{}", stderr(&out));
+
+    let out = layerlens(&["classify", "--weights", &weights(), "/no/such/image.png"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("/no/such/image.png"), "{}", stderr(&out));
+}

@@ -1,0 +1,106 @@
+// End to end: headless Chromium drives the built page like a person — loads weights, drops
+// photos, reads the top-5 classes — and checks them against onnxruntime's reference `prob`.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { FIXTURES, dropFiles, launchChromium, readSafetensor, serveDist, topK } from "./helpers.mjs";
+
+let server;
+before(async () => { server = await serveDist(); });
+after(async () => { await server?.close(); });
+
+const PHOTOS = ["china_227.png", "flower_227.png"]; // the reference's photos_u8, 227×227 (no resize)
+
+async function file(relative, type) {
+  const name = relative.split("/").pop();
+  return { name, type, bytes: await readFile(join(FIXTURES, relative)) };
+}
+
+test("CPU fallback: weights, two photos, top-5 with the reference probabilities, bad files", async () => {
+  const browser = await launchChromium({ webgpu: false });
+  try {
+    const page = await browser.newPage();
+    const errors = [];
+    page.on("pageerror", (e) => errors.push(String(e)));
+    await page.goto(server.url);
+
+    // Without a WebGPU adapter the page says so and uses the CPU.
+    await page.waitForFunction(() => document.querySelector("#backend")?.textContent.startsWith("Backend: CPU"));
+
+    await page.setInputFiles("#weights-input", join(FIXTURES, "squeezenet/squeezenet1_1_random.safetensors"));
+    await page.waitForFunction(() => document.querySelector("#model-status")?.textContent.includes("1000 classes"),
+      null, { timeout: 60_000 });
+
+    await dropFiles(page, "#images", await Promise.all(PHOTOS.map((p) => file(`photos/${p}`, "image/png"))));
+    await page.waitForFunction(() => document.querySelectorAll(".result .top-class").length === 10,
+      null, { timeout: 120_000 });
+
+    const prob = await readSafetensor(join(FIXTURES, "squeezenet/reference.safetensors"), "prob");
+    const shown = await page.$$eval(".result", (items) => items.map((li) => ({
+      name: li.dataset.name,
+      rows: [...li.querySelectorAll(".top-class")].map((tr) => ({
+        cls: Number(tr.dataset.class), text: tr.querySelector(".prob").textContent,
+      })),
+      timing: li.querySelector(".timing")?.textContent,
+    })));
+    assert.deepEqual(shown.map((s) => s.name), PHOTOS);
+    shown.forEach((image, i) => {
+      const row = prob.data.subarray(i * 1000, (i + 1) * 1000);
+      assert.deepEqual(image.rows.map((r) => r.cls), topK(row, 5), `${image.name}: top-5 classes`);
+      for (const r of image.rows) {
+        const expected = row[r.cls];
+        // Three significant digits: half a unit of the third digit, plus the float32 tolerance.
+        const unit = 10 ** (Math.floor(Math.log10(expected)) - 2);
+        assert.ok(Math.abs(Number(r.text) - expected) <= unit / 2 + 5e-6,
+          `${image.name} class ${r.cls}: shown ${r.text}, reference ${expected.toPrecision(6)}`);
+        assert.equal(r.text.replace(/^0\.0*/, "").replace(".", "").length, 3, `${r.text} has 3 significant digits`);
+      }
+      assert.match(image.timing, /forward pass \d+ ms/);
+    });
+
+    // A text file and a truncated JPEG: a clear message each, and the page keeps working.
+    const jpeg = await readFile(join(FIXTURES, "photos/china.jpg"));
+    await dropFiles(page, "#images", [
+      { name: "notes.txt", type: "text/plain", bytes: Buffer.from("this is not a picture") },
+      { name: "broken.jpg", type: "image/jpeg", bytes: jpeg.subarray(0, 4000) },
+    ]);
+    await page.waitForFunction(() => document.querySelectorAll(".result .error").length === 2, null, { timeout: 60_000 });
+    const messages = await page.$$eval(".result .error", (els) => els.map((e) => e.textContent));
+    assert.match(messages[0], /notes\.txt: not a supported image/);
+    assert.match(messages[1], /broken\.jpg: the JPEG data could not be decoded/);
+
+    await dropFiles(page, "#images", [await file("photos/china_227.png", "image/png")]);
+    await page.waitForFunction(() => document.querySelectorAll(".result .top-class").length === 15, null, { timeout: 60_000 });
+    assert.deepEqual(errors, [], "no uncaught errors in the page");
+  } finally {
+    await browser.close();
+  }
+});
+
+test("a wrong weights file is refused with a message naming the problem", async () => {
+  const browser = await launchChromium({ webgpu: false });
+  try {
+    const page = await browser.newPage();
+    await page.goto(server.url);
+    await page.waitForFunction(() => document.querySelector("#backend")?.textContent.startsWith("Backend:"));
+    await page.setInputFiles("#weights-input", join(FIXTURES, "photos/china.jpg"));
+    await page.waitForFunction(() => document.querySelector("#model-status.error"));
+    assert.match(await page.textContent("#model-status"), /china\.jpg: not a weights file/);
+  } finally {
+    await browser.close();
+  }
+});
+
+test("with a WebGPU adapter the page picks WebGPU and names it", async () => {
+  const browser = await launchChromium({ webgpu: true });
+  try {
+    const page = await browser.newPage();
+    await page.goto(server.url);
+    await page.waitForFunction(() => document.querySelector("#backend")?.textContent.startsWith("Backend:"),
+      null, { timeout: 60_000 });
+    assert.match(await page.textContent("#backend"), /^Backend: WebGPU \(.+\)/);
+  } finally {
+    await browser.close();
+  }
+});

@@ -1,0 +1,81 @@
+// Shared pieces of the end-to-end tests: a static server for dist/, Chromium, file drops,
+// and the fixture's reference tensors.
+import { createServer } from "node:http";
+import { readFile } from "node:fs/promises";
+import { extname, join, normalize, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+export const ROOT = resolve(fileURLToPath(import.meta.url), "../../..");
+export const FIXTURES = join(ROOT, "tests/fixtures");
+const DIST = join(ROOT, "dist");
+
+const TYPES = {
+  ".html": "text/html", ".js": "text/javascript", ".wasm": "application/wasm", ".css": "text/css",
+  ".png": "image/png", ".md": "text/markdown", ".safetensors": "application/octet-stream",
+};
+
+/** Serves dist/ on a free loopback port; resolves to { url, close }. */
+export async function serveDist() {
+  const server = createServer(async (req, res) => {
+    const path = normalize(decodeURIComponent(new URL(req.url, "http://x").pathname));
+    const file = join(DIST, path.endsWith("/") ? path + "index.html" : path);
+    if (!file.startsWith(DIST)) { res.writeHead(403).end(); return; }
+    try {
+      const body = await readFile(file);
+      res.writeHead(200, { "content-type": TYPES[extname(file)] || "application/octet-stream" }).end(body);
+    } catch {
+      res.writeHead(404).end("not found");
+    }
+  });
+  await new Promise((ok) => server.listen(0, "127.0.0.1", ok));
+  const { port } = server.address();
+  return { url: `http://127.0.0.1:${port}/`, close: () => new Promise((ok) => server.close(ok)) };
+}
+
+/** Debian's Chromium, headless, with no outside connections; WebGPU only when asked. */
+export async function launchChromium({ webgpu = false } = {}) {
+  const args = [
+    "--no-sandbox", "--no-first-run", "--disable-quic", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
+  ];
+  if (webgpu) args.push("--enable-unsafe-webgpu");
+  return chromium.launch({ executablePath: process.env.CHROMIUM || "/usr/bin/chromium", headless: true, args });
+}
+
+/** Drops files on an element the way a person's drag and drop does (a DataTransfer of Files). */
+export async function dropFiles(page, selector, files) {
+  const payload = files.map((f) => ({ name: f.name, type: f.type || "", base64: Buffer.from(f.bytes).toString("base64") }));
+  await page.evaluate(({ selector, payload }) => {
+    const transfer = new DataTransfer();
+    for (const f of payload) {
+      const raw = atob(f.base64);
+      const bytes = new Uint8Array(raw.length);
+      for (let i = 0; i < raw.length; i++) bytes[i] = raw.charCodeAt(i);
+      transfer.items.add(new File([bytes], f.name, { type: f.type }));
+    }
+    const target = document.querySelector(selector);
+    for (const type of ["dragenter", "dragover", "drop"]) {
+      target.dispatchEvent(new DragEvent(type, { dataTransfer: transfer, bubbles: true, cancelable: true }));
+    }
+  }, { selector, payload });
+}
+
+/** Reads one f32 tensor of a safetensors file: { shape, data: Float32Array }. */
+export async function readSafetensor(path, key) {
+  const bytes = await readFile(path);
+  const headerLen = Number(bytes.readBigUInt64LE(0));
+  const header = JSON.parse(bytes.subarray(8, 8 + headerLen).toString("utf8"));
+  const info = header[key];
+  if (!info || info.dtype !== "F32") throw new Error(`${key}: no F32 tensor in ${path}`);
+  const [start, end] = info.data_offsets;
+  const base = 8 + headerLen;
+  const copy = bytes.subarray(base + start, base + end);
+  const data = new Float32Array(copy.buffer.slice(copy.byteOffset, copy.byteOffset + copy.byteLength));
+  return { shape: info.shape, data };
+}
+
+/** Indices of the k largest values, largest first. */
+export function topK(values, k) {
+  return [...values.keys()].sort((a, b) => values[b] - values[a] || a - b).slice(0, k);
+}
