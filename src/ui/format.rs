@@ -14,9 +14,29 @@ pub fn significant(value: f32, digits: usize) -> String {
     format!("{value:.decimals$}")
 }
 
+/// A count with thousands separators (1,235,496).
+pub fn thousands(value: usize) -> String {
+    let digits = value.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
-    use super::significant;
+    use super::{significant, thousands};
+
+    #[test]
+    fn thousands_groups_digits() {
+        assert_eq!(thousands(1_235_496), "1,235,496");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+    }
 
     #[test]
     fn matches_to_precision() {

@@ -81,7 +81,8 @@ pub fn ImagesPanel(engine: Engine) -> impl IntoView {
             <ul id="results" class="results">
                 <For each=move || rows.get() key=|row| (row.id, format!("{:?}", row.outcome)) let:row>
                     <li class="result" data-name=row.name.clone()>
-                        {row.thumbnail.clone().map(|src| view! { <img class="thumb" src=src alt="" /> })}
+                        {row.thumbnail.clone().filter(|_| !matches!(row.outcome, Outcome::Failed(_)))
+                            .map(|src| view! { <img class="thumb" src=src alt="" /> })}
                         <div>
                             <h3>{row.name.clone()}</h3>
                             {match row.outcome.clone() {

@@ -7,6 +7,7 @@ use leptos::task::spawn_local;
 use super::ModelStatus;
 use super::browser_files::{fetch_bytes, query_param, read_file_list};
 use super::engine::Engine;
+use super::format::thousands;
 
 /// Files the built site may ship next to the page (`www/weights/`), tried in order.
 const BUNDLED_WEIGHTS: [&str; 2] = ["weights/squeezenet1_1.safetensors", "weights/squeezenet1_1.onnx"];
@@ -80,7 +81,7 @@ pub fn WeightsPanel(engine: Engine, model: RwSignal<ModelStatus>, ready: Signal<
                     ModelStatus::None => "No weights loaded yet.".to_string(),
                     ModelStatus::Loading(name) => format!("Loading {name}…"),
                     ModelStatus::Ready(s) => format!(
-                        "Loaded {} ({}): {} classes, {} parameters.", s.source, s.format, s.classes, s.parameters
+                        "Loaded {} ({}): {} classes, {} parameters.", s.source, s.format, s.classes, thousands(s.parameters)
                     ),
                     ModelStatus::Failed(e) => format!("Could not load weights — {e}"),
                 }}

@@ -11,7 +11,10 @@ mod safetensors_file;
 
 use thiserror::Error;
 
-use super::architecture::{ConvSpec, conv_specs};
+use super::architecture::conv_specs;
+
+/// The tensor whose first dimension tells how many classes a file's network scores.
+const CLASSIFIER_WEIGHT: &str = "classifier.1.weight";
 
 pub use safetensors_file::weights_to_safetensors;
 
@@ -70,7 +73,7 @@ impl SqueezeNetWeights {
     /// Validates named tensors against the SqueezeNet 1.1 layout. The class count is taken from
     /// `classifier.1.weight`, so fine-tuned files with K classes load like ImageNet ones.
     pub fn from_named(mut named: Vec<(String, RawTensor)>) -> Result<Self, WeightsError> {
-        let classifier = ConvSpec { key: "classifier.1".into(), weight_shape: [0; 4] }.weight_key();
+        let classifier = CLASSIFIER_WEIGHT.to_string();
         let num_classes = named
             .iter()
             .find(|(name, _)| *name == classifier)
