@@ -11,5 +11,6 @@ pub mod cli;
 pub mod data;
 pub mod model;
 pub mod tensor_file;
+pub mod text_format;
 #[cfg(target_arch = "wasm32")]
 pub mod ui;

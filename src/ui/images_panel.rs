@@ -5,7 +5,7 @@ use leptos::task::spawn_local;
 
 use super::browser_files::read_file_list;
 use super::engine::{Classification, Engine};
-use super::format::significant;
+use crate::text_format::significant;
 
 /// Classes shown per image.
 const TOP_K: usize = 5;

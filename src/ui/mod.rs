@@ -4,7 +4,6 @@
 mod bench_panel;
 mod browser_files;
 mod engine;
-mod format;
 mod images_panel;
 mod weights_panel;
 

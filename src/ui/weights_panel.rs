@@ -7,7 +7,7 @@ use leptos::task::spawn_local;
 use super::ModelStatus;
 use super::browser_files::{fetch_bytes, query_param, read_file_list};
 use super::engine::Engine;
-use super::format::thousands;
+use crate::text_format::thousands;
 
 /// Files the built site may ship next to the page (`www/weights/`), tried in order.
 const BUNDLED_WEIGHTS: [&str; 2] = ["weights/squeezenet1_1.safetensors", "weights/squeezenet1_1.onnx"];

@@ -1,4 +1,4 @@
-//! Numbers as the page writes them.
+//! Numbers as the page and the CLI write them (kept out of `ui` so it is tested natively).
 
 /// `value` to `digits` significant digits, as JavaScript's `toPrecision` writes it
 /// (exponential below 1e-6), so the page and its tests agree on every character.
