@@ -5,6 +5,7 @@
 //! it), `backend` (CPU or GPU device, async read-back), `cli` (native command line) and `ui`
 //! (the Leptos page, wasm32 only). Everything but `ui` compiles and is tested natively.
 
+pub mod analysis;
 pub mod backend;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod cli;
@@ -12,5 +13,6 @@ pub mod data;
 pub mod model;
 pub mod tensor_file;
 pub mod text_format;
+pub mod train;
 #[cfg(target_arch = "wasm32")]
 pub mod ui;

@@ -119,3 +119,43 @@ fn wrong_files_exit_1_with_a_message() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("/no/such/image.png"), "{}", stderr(&out));
 }
+
+#[test]
+fn train_writes_weights_class_names_and_a_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("digits.safetensors");
+    let report = dir.path().join("report.json");
+    let data = fixture("digits3").display().to_string();
+    let result = layerlens(&[
+        "train", "--data", &data, "--weights", &weights(), "--epochs", "1", "--batch-size", "16",
+        "--seed", "5", "--out", &out.display().to_string(), "--report", &report.display().to_string(),
+    ]);
+    assert!(result.status.success(), "{}", stderr(&result));
+    assert!(stderr(&result).contains("epoch 1 done"), "{}", stderr(&result));
+
+    let (weights, _) = layerlens::model::weights::load_weights(&std::fs::read(&out).unwrap()).unwrap();
+    assert_eq!(weights.num_classes(), 3);
+    assert_eq!(std::fs::read_to_string(dir.path().join("digits.classes.txt")).unwrap(), "0\n1\n2\n");
+
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(json["classes"], serde_json::json!(["0", "1", "2"]));
+    assert_eq!(json["epochs"].as_array().unwrap().len(), 2, "epoch 0 (baseline) and epoch 1");
+    assert_eq!(json["train_files"].as_array().unwrap().len(), 60);
+    let predictions = json["validation"]["predictions"].as_array().unwrap();
+    assert_eq!(predictions.len(), 30);
+    assert_eq!(predictions[0]["scores"].as_array().unwrap().len(), 3);
+    let confusion: usize = json["validation"]["confusion"].as_array().unwrap().iter()
+        .flat_map(|row| row.as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as usize)).sum();
+    assert_eq!(confusion, 30);
+}
+
+#[test]
+fn train_refuses_a_single_class() {
+    let data = fixture("digits3/0").display().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let result = layerlens(&[
+        "train", "--data", &data, "--weights", &weights(), "--out", &dir.path().join("m.safetensors").display().to_string(),
+    ]);
+    assert_eq!(result.status.code(), Some(1));
+    assert!(stderr(&result).contains("not inside a class folder") || stderr(&result).contains("at least 2 classes"), "{}", stderr(&result));
+}

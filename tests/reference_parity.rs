@@ -68,7 +68,7 @@ fn replace_head_keeps_features_and_changes_classes() {
     let reference = Reference::load();
     let (weights, _) = load_weights(&fixture_bytes("squeezenet/squeezenet1_1_random.safetensors")).unwrap();
     let device = cpu_device();
-    let net = SqueezeNet::from_weights(&weights, &device).replace_head(9, &device);
+    let net = SqueezeNet::from_weights(&weights, &device).replace_head(9, 1, &device);
     assert_eq!(net.num_classes(), 9);
     let outputs = block_on(run_chunk(&net, &device, &[reference.input(0)], &[Layer::Fire(7), Layer::Prob])).unwrap();
     let fire9 = reference.f32("fire9");

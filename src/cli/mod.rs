@@ -7,6 +7,7 @@ mod activations;
 mod bench;
 mod classify;
 mod common;
+mod train;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -29,6 +30,8 @@ enum Command {
     Classify(ClassifyArgs),
     /// Write the activations of chosen layers for every image to a safetensors file.
     Activations(ActivationsArgs),
+    /// Fine-tune on a folder (or .zip) of labelled images, one sub-folder per class.
+    Train(TrainArgs),
     /// Measure throughput.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -78,6 +81,36 @@ struct ActivationsArgs {
     images: Vec<PathBuf>,
 }
 
+#[derive(Debug, Args)]
+struct TrainArgs {
+    /// Folder (or .zip) of images; the folder containing each image names its class.
+    #[arg(long, value_name = "DIR")]
+    data: PathBuf,
+    #[command(flatten)]
+    model: ModelArgs,
+    #[arg(long, default_value_t = 50, value_parser = parse_positive)]
+    epochs: usize,
+    #[arg(long, default_value_t = 128, value_parser = parse_positive)]
+    batch_size: usize,
+    #[arg(long, default_value_t = 1e-4, value_parser = parse_learning_rate)]
+    learning_rate: f64,
+    /// Fraction of each class used for training; the rest validates.
+    #[arg(long, default_value_t = 0.65, value_parser = parse_fraction)]
+    train_fraction: f64,
+    /// Seeds the split, shuffling, augmentation and the new head.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Train without flips and scaling.
+    #[arg(long)]
+    no_augment: bool,
+    /// Where to write the fine-tuned weights (safetensors; class names go to OUT.classes.txt).
+    #[arg(long, value_name = "model.safetensors")]
+    out: PathBuf,
+    /// Also write a JSON report: per-epoch metrics, the split, validation predictions, confusion.
+    #[arg(long, value_name = "report.json")]
+    report: Option<PathBuf>,
+}
+
 #[derive(Debug, Subcommand)]
 enum BenchCommand {
     /// Forward passes per second on synthetic 227×227 images.
@@ -103,6 +136,20 @@ fn parse_positive(s: &str) -> Result<usize, String> {
     }
 }
 
+fn parse_fraction(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(f) if f > 0.0 && f < 1.0 => Ok(f),
+        _ => Err(format!("`{s}` is not a fraction strictly between 0 and 1")),
+    }
+}
+
+fn parse_learning_rate(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(r) if r > 0.0 && r.is_finite() => Ok(r),
+        _ => Err(format!("`{s}` is not a positive learning rate")),
+    }
+}
+
 fn parse_backend(s: &str) -> Result<BackendKind, String> {
     s.parse()
 }
@@ -123,6 +170,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
     let result = match cli.command {
         Command::Classify(args) => classify::run(args),
         Command::Activations(args) => activations::run(args),
+        Command::Train(args) => train::run(args),
         Command::Bench(BenchCommand::Inference(args)) => bench::inference(args),
     };
     match result {

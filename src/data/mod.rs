@@ -1,3 +1,8 @@
-//! Files in → network input: image decoding and preprocessing.
+//! Files in → labelled images → network input: data sets from folders and zips, the
+//! per-class split, augmentation, and image decoding and preprocessing.
 
+pub mod augment;
+pub mod dataset;
 pub mod image_input;
+pub mod sources;
+pub mod split;

@@ -2,6 +2,7 @@
 
 pub mod architecture;
 pub mod benchmark;
+pub mod export;
 pub mod inference;
 pub mod layers;
 pub mod squeezenet;

@@ -12,6 +12,8 @@ use burn::prelude::*;
 use burn::tensor::activation::{relu, softmax};
 use burn::tensor::module::max_pool2d;
 use burn::tensor::ops::MaxPoolOptions;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 
 use super::architecture::{CLASSIFIER_IN, FIRES, FireSpec, STEM_IN, STEM_OUT, conv_specs};
 use super::layers::Layer;
@@ -95,10 +97,29 @@ impl SqueezeNet {
         net
     }
 
-    /// Replaces `conv10` by a freshly initialised one with `num_classes` filters, keeping every
-    /// other layer: MATLAB's `imagePretrainedNetwork(..., NumClasses=K)` before fine-tuning.
-    pub fn replace_head(mut self, num_classes: usize, device: &Device) -> Self {
-        self.conv10 = conv10_config(num_classes).init(device);
+    /// Replaces `conv10` by a fresh one with `num_classes` filters, keeping every other layer:
+    /// MATLAB's `imagePretrainedNetwork(..., NumClasses=K)` before fine-tuning, with MATLAB's
+    /// default initialisation for the new layer (Glorot uniform weights, zero bias). The
+    /// weights come from a seeded generator on the CPU, so a seed gives the same head on every
+    /// backend.
+    pub fn replace_head(mut self, num_classes: usize, seed: u64, device: &Device) -> Self {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let bound = (6.0 / (CLASSIFIER_IN + num_classes) as f32).sqrt();
+        let weights: Vec<f32> = (0..num_classes * CLASSIFIER_IN).map(|_| rng.random_range(-bound..bound)).collect();
+        let mut conv10 = conv10_config(num_classes).init(device);
+        conv10.weight = Param::from_tensor(Tensor::from_data(
+            TensorData::new(weights, [num_classes, CLASSIFIER_IN, 1, 1]),
+            device,
+        ));
+        conv10.bias = Some(Param::from_tensor(Tensor::zeros([num_classes], device)));
+        self.conv10 = conv10;
+        self
+    }
+
+    /// Sets the dropout probability before `conv10` (0.5 in SqueezeNet; 0 makes training
+    /// deterministic, which the backend-parity tests need).
+    pub fn with_dropout(mut self, probability: f64) -> Self {
+        self.dropout = DropoutConfig::new(probability).init();
         self
     }
 

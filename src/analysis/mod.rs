@@ -1,0 +1,3 @@
+//! Predictions → what they mean: confusion matrix and per-class metrics.
+
+pub mod confusion;

@@ -1,0 +1,39 @@
+//! Training settings and their defaults (MATLAB's `trainingOptions("adam", ...)` in the
+//! reference workflow).
+
+use serde::Serialize;
+
+use crate::data::augment::Augmentation;
+
+/// Everything the user can set before training starts.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TrainConfig {
+    /// Passes over the training split (MATLAB `MaxEpochs`; workflow: 50).
+    pub epochs: usize,
+    /// Images per iteration (MATLAB's default `MiniBatchSize`, 128).
+    pub batch_size: usize,
+    /// Adam's step size (workflow: `InitialLearnRate` 1e-4).
+    pub learning_rate: f64,
+    /// Fraction of each class used for training (`splitEachLabel(imds, 0.65)`).
+    pub train_fraction: f64,
+    /// Seeds the split, the shuffles, the augmentation and the new head's initialisation.
+    pub seed: u64,
+    /// Dropout before `conv10` (SqueezeNet's 0.5; 0 for exactly reproducible steps).
+    pub dropout: f64,
+    #[serde(skip)]
+    pub augmentation: Augmentation,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            epochs: 50,
+            batch_size: 128,
+            learning_rate: 1e-4,
+            train_fraction: 0.65,
+            seed: 0,
+            dropout: 0.5,
+            augmentation: Augmentation::default(),
+        }
+    }
+}

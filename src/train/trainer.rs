@@ -1,0 +1,243 @@
+//! The training loop, one iteration at a time.
+
+use std::sync::Arc;
+
+use burn::nn::loss::CrossEntropyLossConfig;
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::prelude::*;
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+use thiserror::Error;
+
+use super::batch::prepare_input;
+use super::config::TrainConfig;
+use super::evaluate::{Evaluation, evaluate};
+use crate::backend::{BackendError, read_f32};
+use crate::data::dataset::DataSet;
+use crate::data::image_input::{INPUT_SIZE, ImageInputError};
+use crate::data::split::{Split, SplitError, split_each_label};
+use crate::model::squeezenet::SqueezeNet;
+
+/// Why training cannot start or go on.
+#[derive(Debug, Error)]
+pub enum TrainError {
+    #[error(transparent)]
+    Split(#[from] SplitError),
+    #[error(transparent)]
+    Device(#[from] BackendError),
+    #[error("image {path}: {source}")]
+    Image { path: String, source: ImageInputError },
+    #[error("the batch size must be at least 1")]
+    ZeroBatch,
+}
+
+/// One iteration's figures (training mini-batch).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct IterationMetrics {
+    /// 1-based, counted over all epochs.
+    pub iteration: usize,
+    /// 1-based epoch this iteration belongs to.
+    pub epoch: usize,
+    pub loss: f64,
+    pub accuracy: f64,
+}
+
+/// Validation after an epoch (epoch 0: before any training).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct EpochMetrics {
+    pub epoch: usize,
+    pub iteration: usize,
+    pub validation_loss: f64,
+    pub validation_accuracy: f64,
+    /// Mean training loss and accuracy over the epoch's iterations (NaN for epoch 0).
+    pub train_loss: f64,
+    pub train_accuracy: f64,
+}
+
+/// What a call to [`Trainer::step`] did.
+#[derive(Debug, Clone)]
+pub enum StepOutcome {
+    Iteration(IterationMetrics),
+    /// An epoch ended and the validation split was classified.
+    EpochEnd(EpochMetrics),
+    /// All epochs are done; nothing more to do.
+    Finished,
+}
+
+/// Fine-tunes a network on a data set. Create it, call [`Trainer::step`] until it returns
+/// [`StepOutcome::Finished`] (or stop early: [`Trainer::best_model`] holds the best network
+/// seen at an epoch end), then [`Trainer::final_evaluation`].
+pub struct Trainer {
+    data: Arc<DataSet>,
+    split: Split,
+    config: TrainConfig,
+    device: Device,
+    model: SqueezeNet,
+    optimizer: ModuleOptimizer,
+    rng: ChaCha8Rng,
+    /// Training epochs completed.
+    epochs_done: usize,
+    order: Vec<usize>,
+    cursor: usize,
+    iteration: usize,
+    epoch_sums: (f64, f64, usize),
+    history: Vec<EpochMetrics>,
+    best: Option<(f64, SqueezeNet)>,
+}
+
+impl Trainer {
+    /// Splits the data (refusing unusable data sets), puts a fresh `K`-class head on `net` and
+    /// moves it to the autodiff version of `device`.
+    pub fn new(data: Arc<DataSet>, net: SqueezeNet, device: &Device, config: TrainConfig) -> Result<Self, TrainError> {
+        if config.batch_size == 0 {
+            return Err(TrainError::ZeroBatch);
+        }
+        let split = split_each_label(&data, config.train_fraction, config.seed)?;
+        let device = device.clone().autodiff();
+        device.seed(config.seed);
+        let model = net
+            .replace_head(data.classes.len(), config.seed, &device)
+            .with_dropout(config.dropout)
+            .fork(&device)
+            .train();
+        let mut rng = ChaCha8Rng::seed_from_u64(config.seed ^ 0x5eed_5eed);
+        let mut order = split.train.clone();
+        order.shuffle(&mut rng);
+        Ok(Self {
+            optimizer: AdamConfig::new().with_epsilon(1e-8).init(),
+            data,
+            split,
+            config,
+            device,
+            model,
+            rng,
+            epochs_done: 0,
+            order,
+            cursor: 0,
+            iteration: 0,
+            epoch_sums: (0.0, 0.0, 0),
+            history: Vec::new(),
+            best: None,
+        })
+    }
+
+    pub fn split(&self) -> &Split {
+        &self.split
+    }
+
+    pub fn config(&self) -> &TrainConfig {
+        &self.config
+    }
+
+    pub fn history(&self) -> &[EpochMetrics] {
+        &self.history
+    }
+
+    /// Iterations per epoch (the last mini-batch may be smaller).
+    pub fn iterations_per_epoch(&self) -> usize {
+        self.split.train.len().div_ceil(self.config.batch_size)
+    }
+
+    /// The current network, without autodiff (for classification).
+    pub fn model(&self) -> SqueezeNet {
+        self.model.valid()
+    }
+
+    /// The network with the best validation accuracy at an epoch end so far (the current one
+    /// before any epoch ended).
+    pub fn best_model(&self) -> SqueezeNet {
+        self.best.as_ref().map(|(_, m)| m.clone()).unwrap_or_else(|| self.model())
+    }
+
+    /// The device that classification runs on (the training device without autodiff).
+    pub fn inference_device(&self) -> Device {
+        self.device.clone().without_autodiff()
+    }
+
+    /// Classifies the validation split before training starts (epoch 0).
+    pub async fn baseline(&mut self) -> Result<EpochMetrics, TrainError> {
+        self.validate(f64::NAN, f64::NAN).await
+    }
+
+    /// Training epochs completed so far.
+    pub fn epochs_done(&self) -> usize {
+        self.epochs_done
+    }
+
+    /// Does one unit of work: a training iteration, or the validation that closes an epoch.
+    pub async fn step(&mut self) -> Result<StepOutcome, TrainError> {
+        if self.epochs_done >= self.config.epochs {
+            return Ok(StepOutcome::Finished);
+        }
+        if self.cursor >= self.order.len() {
+            self.epochs_done += 1;
+            let (loss, accuracy, n) = self.epoch_sums;
+            let metrics = self.validate(loss / n.max(1) as f64, accuracy / n.max(1) as f64).await?;
+            self.order.shuffle(&mut self.rng);
+            self.cursor = 0;
+            self.epoch_sums = (0.0, 0.0, 0);
+            return Ok(StepOutcome::EpochEnd(metrics));
+        }
+        let end = (self.cursor + self.config.batch_size).min(self.order.len());
+        let batch: Vec<usize> = self.order[self.cursor..end].to_vec();
+        self.cursor = end;
+        let (loss, accuracy) = self.train_on(&batch).await?;
+        self.iteration += 1;
+        self.epoch_sums.0 += loss;
+        self.epoch_sums.1 += accuracy;
+        self.epoch_sums.2 += 1;
+        Ok(StepOutcome::Iteration(IterationMetrics { iteration: self.iteration, epoch: self.epochs_done + 1, loss, accuracy }))
+    }
+
+    async fn train_on(&mut self, batch: &[usize]) -> Result<(f64, f64), TrainError> {
+        let side = INPUT_SIZE as usize;
+        let mut values = Vec::with_capacity(batch.len() * 3 * side * side);
+        let mut targets = Vec::with_capacity(batch.len());
+        for &i in batch {
+            let image = &self.data.images[i];
+            let input = prepare_input(&image.bytes, &self.config.augmentation, &mut self.rng)
+                .map_err(|source| TrainError::Image { path: image.path.clone(), source })?;
+            values.extend_from_slice(&input);
+            targets.push(image.class as i64);
+        }
+        let n = batch.len();
+        let input = Tensor::<4>::from_data(TensorData::new(values, [n, 3, side, side]), &self.device);
+        let targets = Tensor::<1, Int>::from_data(TensorData::new(targets, [n]), &self.device);
+        let logits = self.model.forward(input);
+        let correct = logits.clone().argmax(1).reshape([n]).equal(targets.clone()).float().sum();
+        let loss = CrossEntropyLossConfig::new().init(&self.device).forward(logits, targets);
+        let grads = GradientsParams::from_grads(loss.backward(), &self.model);
+        self.model = self.optimizer.step(self.config.learning_rate, self.model.clone(), grads);
+        // One read-back per iteration: loss and the number of correct predictions together.
+        let figures = read_f32(Tensor::cat(vec![loss.detach().inner(), correct.detach().inner()], 0)).await?;
+        Ok((f64::from(figures[0]), f64::from(figures[1]) / n as f64))
+    }
+
+    async fn validate(&mut self, train_loss: f64, train_accuracy: f64) -> Result<EpochMetrics, TrainError> {
+        let evaluation = self.evaluate_validation(&self.model()).await?;
+        let metrics = EpochMetrics {
+            epoch: self.epochs_done,
+            iteration: self.iteration,
+            validation_loss: evaluation.loss,
+            validation_accuracy: evaluation.accuracy,
+            train_loss,
+            train_accuracy,
+        };
+        if self.epochs_done > 0 && self.best.as_ref().is_none_or(|(best, _)| evaluation.accuracy > *best) {
+            self.best = Some((evaluation.accuracy, self.model()));
+        }
+        self.history.push(metrics);
+        Ok(metrics)
+    }
+
+    async fn evaluate_validation(&self, net: &SqueezeNet) -> Result<Evaluation, TrainError> {
+        Ok(evaluate(net, &self.inference_device(), &self.data, &self.split.validation).await?)
+    }
+
+    /// Classifies the validation split with the best network: scores, labels, confusion.
+    pub async fn final_evaluation(&self) -> Result<Evaluation, TrainError> {
+        self.evaluate_validation(&self.best_model()).await
+    }
+}

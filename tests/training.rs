@@ -1,0 +1,105 @@
+//! Fine-tuning really learns, and a training step on wgpu equals the same step on the CPU.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::{fixture, fixture_bytes};
+use futures_lite::future::block_on;
+use layerlens::backend::{cpu_device, native_wgpu_device};
+use layerlens::data::augment::Augmentation;
+use layerlens::data::sources::load_path;
+use layerlens::model::export::export_weights;
+use layerlens::model::squeezenet::SqueezeNet;
+use layerlens::model::weights::load_weights;
+use layerlens::train::{StepOutcome, TrainConfig, Trainer};
+
+fn pretrained(device: &burn::prelude::Device) -> SqueezeNet {
+    let (weights, _) = load_weights(&fixture_bytes("squeezenet/squeezenet1_1_random.safetensors")).unwrap();
+    SqueezeNet::from_weights(&weights, device)
+}
+
+/// Three digit classes, 30 images each (20 train / 10 validate per class), from the
+/// random-weight "pretrained" network — a poor feature extractor, so learning is slow: after
+/// 12 epochs the validation loss must be clearly lower and the best validation accuracy
+/// clearly above chance (1/3).
+#[test]
+fn fine_tuning_on_three_digit_classes_learns() {
+    let data = Arc::new(load_path(&fixture("digits3")).unwrap());
+    assert_eq!(data.classes, vec!["0", "1", "2"]);
+    let device = cpu_device();
+    let config = TrainConfig {
+        epochs: 12,
+        batch_size: 8,
+        seed: 3,
+        augmentation: Augmentation::none(),
+        ..TrainConfig::default()
+    };
+    let mut trainer = Trainer::new(data.clone(), pretrained(&device), &device, config).unwrap();
+    let start = block_on(trainer.baseline()).unwrap();
+    let mut losses = Vec::new();
+    loop {
+        match block_on(trainer.step()).unwrap() {
+            StepOutcome::Iteration(m) => losses.push(m.loss),
+            StepOutcome::EpochEnd(m) => eprintln!("{m:?}"),
+            StepOutcome::Finished => break,
+        }
+    }
+    let history = trainer.history();
+    let last = history.last().unwrap();
+    eprintln!("baseline {start:?}\nfirst losses {:?}\nlast losses {:?}", &losses[..3], &losses[losses.len() - 3..]);
+    assert_eq!(history.len(), 13, "baseline + 12 epochs");
+    assert!(last.validation_loss < 0.85 * start.validation_loss, "loss {} → {}", start.validation_loss, last.validation_loss);
+    let best = history.iter().map(|m| m.validation_accuracy).fold(0.0, f64::max);
+    assert!(best >= 0.6, "best validation accuracy {best} (chance: 0.33)");
+    let evaluation = block_on(trainer.final_evaluation()).unwrap();
+    assert_eq!(evaluation.confusion.total(), trainer.split().validation.len());
+    assert!((evaluation.accuracy - best).abs() < 1e-9, "the best epoch's weights are kept");
+}
+
+/// One Adam step on the same mini-batch, same seed, no dropout: wgpu (Mesa lavapipe in CI)
+/// and the CPU must agree on the loss and on every updated weight.
+#[test]
+fn one_training_step_on_wgpu_matches_the_cpu() {
+    if std::env::var_os("LAYERLENS_SKIP_WGPU").is_some() {
+        eprintln!("skipped: LAYERLENS_SKIP_WGPU is set");
+        return;
+    }
+    let data = Arc::new(load_path(&fixture("digits3")).unwrap());
+    let config = TrainConfig {
+        epochs: 1,
+        batch_size: 4,
+        learning_rate: 1e-3,
+        seed: 11,
+        dropout: 0.0,
+        augmentation: Augmentation::default(),
+        ..TrainConfig::default()
+    };
+    let run = |device: burn::prelude::Device| {
+        let mut trainer = Trainer::new(data.clone(), pretrained(&device), &device, config.clone()).unwrap();
+        let StepOutcome::Iteration(metrics) = block_on(trainer.step()).unwrap() else { panic!("expected an iteration") };
+        (metrics.loss, block_on(export_weights(&trainer.model())).unwrap())
+    };
+    let (cpu_loss, cpu_weights) = run(cpu_device());
+    let (gpu_loss, gpu_weights) = run(native_wgpu_device().expect("a Vulkan driver (Debian: mesa-vulkan-drivers)"));
+    eprintln!("loss: CPU {cpu_loss}, wgpu {gpu_loss}");
+    assert!((cpu_loss - gpu_loss).abs() <= 1e-4 * cpu_loss.abs().max(1.0), "loss {cpu_loss} vs {gpu_loss}");
+    // Adam's first step moves every parameter by about ±lr whatever the gradient's size, so a
+    // gradient that is zero up to rounding may flip sign between backends and move a weight by
+    // up to 2·lr: allow that for a tiny fraction of the weights, and 1e-5 for all the others.
+    let (mut total, mut off, mut worst) = (0usize, 0usize, 0.0f32);
+    for ((name, a), (_, b)) in cpu_weights.iter().zip(gpu_weights.iter()) {
+        for (x, y) in a.data.iter().zip(&b.data) {
+            let diff = (x - y).abs();
+            worst = worst.max(diff);
+            total += 1;
+            if diff > 1e-5 {
+                off += 1;
+                assert!(diff <= 2.0 * config.learning_rate as f32 + 1e-5, "{name}: |Δ| {diff:e} beyond 2·lr");
+            }
+        }
+    }
+    eprintln!("{off} of {total} weights differ by more than 1e-5");
+    assert!((off as f64) < 1e-3 * total as f64, "{off} of {total} weights differ by more than 1e-5");
+    eprintln!("largest weight difference after one step: {worst:e}");
+}
