@@ -104,3 +104,27 @@ test("with a WebGPU adapter the page picks WebGPU and names it", async () => {
     await browser.close();
   }
 });
+
+test("weights from ?weights=URL, and the site's bundled weights by default", async () => {
+  const browser = await launchChromium({ webgpu: false });
+  const bundled = await serveDist({ bundledWeights: true });
+  try {
+    const page = await browser.newPage();
+    await page.goto(`${server.url}?weights=fixtures/squeezenet/squeezenet1_1_random.onnx`);
+    await page.waitForFunction(() => document.querySelector("#model-status")?.textContent.startsWith("Loaded"),
+      null, { timeout: 60_000 });
+    assert.match(await page.textContent("#model-status"), /squeezenet1_1_random\.onnx \(ONNX\): 1000 classes, 1,235,496 parameters/);
+
+    await page.goto(`${server.url}?weights=fixtures/no/such/file.onnx`);
+    await page.waitForFunction(() => document.querySelector("#model-status.error"), null, { timeout: 60_000 });
+    assert.match(await page.textContent("#model-status"), /not found/);
+
+    await page.goto(bundled.url);
+    await page.waitForFunction(() => document.querySelector("#model-status")?.textContent.startsWith("Loaded"),
+      null, { timeout: 60_000 });
+    assert.match(await page.textContent("#model-status"), /weights\/squeezenet1_1\.safetensors \(safetensors\)/);
+  } finally {
+    await browser.close();
+    await bundled.close();
+  }
+});

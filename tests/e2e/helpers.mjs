@@ -15,12 +15,18 @@ const TYPES = {
   ".png": "image/png", ".md": "text/markdown", ".safetensors": "application/octet-stream",
 };
 
-/** Serves dist/ on a free loopback port; resolves to { url, close }. */
-export async function serveDist() {
+/** Serves dist/ on a free loopback port; resolves to { url, close }. `/fixtures/…` serves the
+ * test fixtures (for `?weights=URL`); with `bundledWeights` the fixture weights also appear as
+ * the site's own `weights/squeezenet1_1.safetensors`, as if shipped in www/weights/. */
+export async function serveDist({ bundledWeights = false } = {}) {
   const server = createServer(async (req, res) => {
     const path = normalize(decodeURIComponent(new URL(req.url, "http://x").pathname));
-    const file = join(DIST, path.endsWith("/") ? path + "index.html" : path);
-    if (!file.startsWith(DIST)) { res.writeHead(403).end(); return; }
+    let file = join(DIST, path.endsWith("/") ? path + "index.html" : path);
+    if (path.startsWith("/fixtures/")) file = join(FIXTURES, path.slice("/fixtures/".length));
+    if (bundledWeights && path === "/weights/squeezenet1_1.safetensors") {
+      file = join(FIXTURES, "squeezenet/squeezenet1_1_random.safetensors");
+    }
+    if (!file.startsWith(DIST) && !file.startsWith(FIXTURES)) { res.writeHead(403).end(); return; }
     try {
       const body = await readFile(file);
       res.writeHead(200, { "content-type": TYPES[extname(file)] || "application/octet-stream" }).end(body);
