@@ -5,11 +5,13 @@
 
 use std::cell::RefCell;
 use std::rc::Rc;
+use std::sync::Arc;
 
 use burn::prelude::*;
 
 use crate::backend::webgpu::webgpu_device;
 use crate::backend::{BackendKind, cpu_device};
+use crate::data::dataset::DataSet;
 use crate::data::image_input::image_file_to_input;
 use crate::model::benchmark::{Throughput, measure_inference};
 use crate::model::inference::{class_probabilities, top_k};
@@ -45,6 +47,7 @@ struct State {
     backend: Option<(Device, BackendInfo)>,
     weights: Option<SqueezeNetWeights>,
     net: Option<SqueezeNet>,
+    data_set: Option<Arc<DataSet>>,
 }
 
 /// Shared, cheaply clonable handle used by every component.
@@ -89,6 +92,11 @@ impl Engine {
         state.net = Some(net);
         state.weights = Some(weights);
         Ok(summary)
+    }
+
+    /// Keeps the labelled data set the user brought (replacing any earlier one).
+    pub fn set_data_set(&self, data: Arc<DataSet>) {
+        self.0.borrow_mut().data_set = Some(data);
     }
 
     pub fn has_model(&self) -> bool {

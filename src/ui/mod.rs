@@ -2,6 +2,7 @@
 //! the [`engine::Engine`]; no numerics live here.
 
 mod bench_panel;
+mod dataset_panel;
 mod browser_files;
 mod engine;
 mod images_panel;
@@ -11,6 +12,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use bench_panel::BenchPanel;
+use dataset_panel::{DataSetPanel, DataSetStatus};
 use engine::{BackendInfo, Engine, ModelSummary};
 use images_panel::ImagesPanel;
 use weights_panel::WeightsPanel;
@@ -35,6 +37,7 @@ fn App() -> impl IntoView {
     let engine = Engine::default();
     let backend = RwSignal::new(None::<BackendInfo>);
     let model = RwSignal::new(ModelStatus::None);
+    let data_set = RwSignal::new(DataSetStatus::Empty);
 
     {
         let engine = engine.clone();
@@ -60,6 +63,7 @@ fn App() -> impl IntoView {
         <main>
             <WeightsPanel engine=engine.clone() model=model ready=Signal::derive(move || backend.get().is_some()) />
             <ImagesPanel engine=engine.clone() />
+            <DataSetPanel engine=engine.clone() status=data_set />
             <BenchPanel engine=engine backend=backend model=model />
         </main>
     }

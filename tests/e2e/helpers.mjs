@@ -85,3 +85,40 @@ export async function readSafetensor(path, key) {
 export function topK(values, k) {
   return [...values.keys()].sort((a, b) => values[b] - values[a] || a - b).slice(0, k);
 }
+
+/** Drops folders the way a file manager does: the drop's items hand out directory entries
+ * (the File and Directory Entries API), which the page walks. `files` are
+ * { path: "top/class/name.png", bytes }. Headless browsers cannot drag real folders, so the
+ * entries are built in the page from these bytes. */
+export async function dropFolder(page, selector, files) {
+  const payload = files.map((f) => ({ path: f.path, base64: Buffer.from(f.bytes).toString("base64") }));
+  await page.evaluate(({ selector, payload }) => {
+    const root = { children: new Map() };
+    for (const f of payload) {
+      const raw = atob(f.base64);
+      const bytes = new Uint8Array(raw.length);
+      for (let i = 0; i < raw.length; i++) bytes[i] = raw.charCodeAt(i);
+      const parts = f.path.split("/");
+      let node = root;
+      for (const dir of parts.slice(0, -1)) {
+        if (!node.children.has(dir)) node.children.set(dir, { children: new Map() });
+        node = node.children.get(dir);
+      }
+      node.children.set(parts.at(-1), { file: new File([bytes], parts.at(-1)) });
+    }
+    const entry = (name, node, parent) => {
+      const fullPath = `${parent}/${name}`;
+      if (node.file) return { isFile: true, isDirectory: false, name, fullPath, file: (ok) => ok(node.file) };
+      const children = [...node.children].map(([n, c]) => entry(n, c, fullPath));
+      return {
+        isFile: false, isDirectory: true, name, fullPath,
+        // Like Chromium, hand the children out in batches until an empty batch.
+        createReader() { let at = 0; return { readEntries(ok) { const b = children.slice(at, at + 50); at += 50; ok(b); } }; },
+      };
+    };
+    const items = [...root.children].map(([n, c]) => ({ kind: "file", webkitGetAsEntry: () => entry(n, c, "") }));
+    const event = new DragEvent("drop", { bubbles: true, cancelable: true });
+    Object.defineProperty(event, "dataTransfer", { value: { items, files: [] } });
+    document.querySelector(selector).dispatchEvent(event);
+  }, { selector, payload });
+}
