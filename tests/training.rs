@@ -42,6 +42,7 @@ fn fine_tuning_on_three_digit_classes_learns() {
         match block_on(trainer.step()).unwrap() {
             StepOutcome::Iteration(m) => losses.push(m.loss),
             StepOutcome::EpochEnd(m) => eprintln!("{m:?}"),
+            StepOutcome::Validating { .. } => {}
             StepOutcome::Finished => break,
         }
     }
@@ -77,6 +78,7 @@ fn one_training_step_on_wgpu_matches_the_cpu() {
     };
     let run = |device: burn::prelude::Device| {
         let mut trainer = Trainer::new(data.clone(), pretrained(&device), &device, config.clone()).unwrap();
+        block_on(trainer.baseline()).unwrap();
         let StepOutcome::Iteration(metrics) = block_on(trainer.step()).unwrap() else { panic!("expected an iteration") };
         (metrics.loss, block_on(export_weights(&trainer.model())).unwrap())
     };

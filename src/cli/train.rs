@@ -58,8 +58,8 @@ pub fn run(args: TrainArgs) -> Result<(), String> {
         learning_rate: args.learning_rate,
         train_fraction: args.train_fraction,
         seed: args.seed,
-        dropout: 0.5,
         augmentation: if args.no_augment { Augmentation::none() } else { Augmentation::default() },
+        ..TrainConfig::default()
     };
     let data = Arc::new(data);
     let mut trainer = Trainer::new(data.clone(), net, &device, config.clone()).map_err(|e| e.to_string())?;
@@ -93,6 +93,7 @@ pub fn run(args: TrainArgs) -> Result<(), String> {
                 m.validation_accuracy,
                 start.elapsed().as_secs_f64()
             ),
+            StepOutcome::Validating { .. } => {}
             StepOutcome::Finished => break,
         }
     }

@@ -18,6 +18,8 @@ pub struct TrainConfig {
     pub train_fraction: f64,
     /// Seeds the split, the shuffles, the augmentation and the new head's initialisation.
     pub seed: u64,
+    /// Validation images classified per step (smaller keeps a page on the CPU responsive).
+    pub evaluation_chunk: usize,
     /// Dropout before `conv10` (SqueezeNet's 0.5; 0 for exactly reproducible steps).
     pub dropout: f64,
     #[serde(skip)]
@@ -32,6 +34,7 @@ impl Default for TrainConfig {
             learning_rate: 1e-4,
             train_fraction: 0.65,
             seed: 0,
+            evaluation_chunk: 16,
             dropout: 0.5,
             augmentation: Augmentation::default(),
         }

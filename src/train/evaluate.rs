@@ -1,4 +1,5 @@
-//! Classifying a set of images with the current network: loss, accuracy, scores.
+//! Classifying a set of images with the current network: loss, accuracy, scores — in chunks,
+//! one per [`Evaluator::step`], so the page can paint between them.
 
 use burn::prelude::*;
 use rand::SeedableRng;
@@ -9,7 +10,7 @@ use crate::analysis::confusion::ConfusionMatrix;
 use crate::backend::BackendError;
 use crate::data::augment::Augmentation;
 use crate::data::dataset::DataSet;
-use crate::model::inference::{DEFAULT_CHUNK, class_probabilities};
+use crate::model::inference::class_probabilities;
 use crate::model::squeezenet::SqueezeNet;
 
 /// The network's verdict on a set of images.
@@ -25,25 +26,65 @@ pub struct Evaluation {
     pub confusion: ConfusionMatrix,
 }
 
-/// Classifies `indices` of `data` (no augmentation) in chunks, on a non-autodiff network.
-pub async fn evaluate(net: &SqueezeNet, device: &Device, data: &DataSet, indices: &[usize]) -> Result<Evaluation, BackendError> {
-    let mut rng = ChaCha8Rng::seed_from_u64(0); // unused: no augmentation
-    let mut scores = Vec::with_capacity(indices.len());
-    for chunk in indices.chunks(DEFAULT_CHUNK) {
-        let inputs: Vec<Vec<f32>> = chunk
+/// Classifies `indices` of a data set a chunk at a time (no augmentation, no autodiff).
+pub struct Evaluator {
+    net: SqueezeNet,
+    indices: Vec<usize>,
+    chunk: usize,
+    scores: Vec<Vec<f32>>,
+}
+
+impl Evaluator {
+    pub fn new(net: SqueezeNet, indices: Vec<usize>, chunk: usize) -> Self {
+        Self { net, scores: Vec::with_capacity(indices.len()), indices, chunk: chunk.max(1) }
+    }
+
+    /// Images classified so far, and in all.
+    pub fn progress(&self) -> (usize, usize) {
+        (self.scores.len(), self.indices.len())
+    }
+
+    pub fn is_done(&self) -> bool {
+        self.scores.len() >= self.indices.len()
+    }
+
+    /// Classifies the next chunk.
+    pub async fn step(&mut self, device: &Device, data: &DataSet) -> Result<(), BackendError> {
+        let start = self.scores.len();
+        let end = (start + self.chunk).min(self.indices.len());
+        let mut rng = ChaCha8Rng::seed_from_u64(0); // unused: no augmentation
+        let inputs: Vec<Vec<f32>> = self.indices[start..end]
             .iter()
-            .map(|&i| prepare_input(&data.images[i].bytes, &Augmentation::none(), &mut rng).expect("images were decoded once when the data set was read"))
+            .map(|&i| {
+                prepare_input(&data.images[i].bytes, &Augmentation::none(), &mut rng)
+                    .expect("every image decoded once when the data set was read, and decoding is deterministic")
+            })
             .collect();
         let refs: Vec<&[f32]> = inputs.iter().map(Vec::as_slice).collect();
-        scores.extend(class_probabilities(net, device, &refs).await?);
+        self.scores.extend(class_probabilities(&self.net, device, &refs).await?);
+        Ok(())
     }
-    let truth: Vec<usize> = indices.iter().map(|&i| data.images[i].class).collect();
-    let predicted: Vec<usize> = scores
-        .iter()
-        .map(|s| s.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map(|(c, _)| c).unwrap_or(0))
-        .collect();
-    let loss = truth.iter().zip(&scores).map(|(&t, s)| -(f64::from(s[t]).max(1e-30)).ln()).sum::<f64>()
-        / truth.len().max(1) as f64;
-    let confusion = ConfusionMatrix::new(data.classes.len(), &truth, &predicted);
-    Ok(Evaluation { loss, accuracy: confusion.accuracy(), scores, predicted, confusion })
+
+    /// The verdict, once every chunk is done.
+    pub fn finish(self, data: &DataSet) -> Evaluation {
+        let truth: Vec<usize> = self.indices.iter().map(|&i| data.images[i].class).collect();
+        let predicted: Vec<usize> = self
+            .scores
+            .iter()
+            .map(|s| s.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map(|(c, _)| c).unwrap_or(0))
+            .collect();
+        let loss = truth.iter().zip(&self.scores).map(|(&t, s)| -(f64::from(s[t]).max(1e-30)).ln()).sum::<f64>()
+            / truth.len().max(1) as f64;
+        let confusion = ConfusionMatrix::new(data.classes.len(), &truth, &predicted);
+        Evaluation { loss, accuracy: confusion.accuracy(), scores: self.scores, predicted, confusion }
+    }
+}
+
+/// Classifies `indices` of `data` all at once (the CLI and tests).
+pub async fn evaluate(net: &SqueezeNet, device: &Device, data: &DataSet, indices: &[usize]) -> Result<Evaluation, BackendError> {
+    let mut evaluator = Evaluator::new(net.clone(), indices.to_vec(), crate::model::inference::DEFAULT_CHUNK);
+    while !evaluator.is_done() {
+        evaluator.step(device, data).await?;
+    }
+    Ok(evaluator.finish(data))
 }

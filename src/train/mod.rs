@@ -13,5 +13,5 @@ mod trainer;
 
 pub use batch::prepare_input;
 pub use config::TrainConfig;
-pub use evaluate::{Evaluation, evaluate};
+pub use evaluate::{Evaluation, Evaluator, evaluate};
 pub use trainer::{EpochMetrics, IterationMetrics, StepOutcome, TrainError, Trainer};

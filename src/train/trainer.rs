@@ -13,7 +13,7 @@ use thiserror::Error;
 
 use super::batch::prepare_input;
 use super::config::TrainConfig;
-use super::evaluate::{Evaluation, evaluate};
+use super::evaluate::{Evaluation, Evaluator};
 use crate::backend::{BackendError, read_f32};
 use crate::data::dataset::DataSet;
 use crate::data::image_input::{INPUT_SIZE, ImageInputError};
@@ -60,6 +60,8 @@ pub struct EpochMetrics {
 #[derive(Debug, Clone)]
 pub enum StepOutcome {
     Iteration(IterationMetrics),
+    /// Part of the validation split was classified (`done` of `total` images).
+    Validating { done: usize, total: usize },
     /// An epoch ended and the validation split was classified.
     EpochEnd(EpochMetrics),
     /// All epochs are done; nothing more to do.
@@ -68,7 +70,9 @@ pub enum StepOutcome {
 
 /// Fine-tunes a network on a data set. Create it, call [`Trainer::step`] until it returns
 /// [`StepOutcome::Finished`] (or stop early: [`Trainer::best_model`] holds the best network
-/// seen at an epoch end), then [`Trainer::final_evaluation`].
+/// seen at an epoch end), then [`Trainer::final_evaluation`]. The first steps classify the
+/// validation split before any training (epoch 0); each step is one mini-batch or one
+/// validation chunk, so a caller can yield to the browser between steps.
 pub struct Trainer {
     data: Arc<DataSet>,
     split: Split,
@@ -85,6 +89,9 @@ pub struct Trainer {
     epoch_sums: (f64, f64, usize),
     history: Vec<EpochMetrics>,
     best: Option<(f64, SqueezeNet)>,
+    /// The validation under way at an epoch end (epoch 0: before training), with the epoch's
+    /// mean training loss and accuracy.
+    validating: Option<(Evaluator, f64, f64)>,
 }
 
 impl Trainer {
@@ -105,7 +112,9 @@ impl Trainer {
         let mut rng = ChaCha8Rng::seed_from_u64(config.seed ^ 0x5eed_5eed);
         let mut order = split.train.clone();
         order.shuffle(&mut rng);
+        let baseline = Evaluator::new(model.valid(), split.validation.clone(), config.evaluation_chunk);
         Ok(Self {
+            validating: Some((baseline, f64::NAN, f64::NAN)),
             optimizer: AdamConfig::new().with_epsilon(1e-8).init(),
             data,
             split,
@@ -156,9 +165,14 @@ impl Trainer {
         self.device.clone().without_autodiff()
     }
 
-    /// Classifies the validation split before training starts (epoch 0).
+    /// Runs the epoch-0 validation (before any training) to the end, if it is still pending.
     pub async fn baseline(&mut self) -> Result<EpochMetrics, TrainError> {
-        self.validate(f64::NAN, f64::NAN).await
+        while self.validating.is_some() {
+            if let StepOutcome::EpochEnd(m) = self.step().await? {
+                return Ok(m);
+            }
+        }
+        self.history.first().copied().ok_or(TrainError::ZeroBatch)
     }
 
     /// Training epochs completed so far.
@@ -166,19 +180,30 @@ impl Trainer {
         self.epochs_done
     }
 
-    /// Does one unit of work: a training iteration, or the validation that closes an epoch.
+    /// Does one unit of work: a training iteration, or a chunk of the validation that closes
+    /// an epoch.
     pub async fn step(&mut self) -> Result<StepOutcome, TrainError> {
+        if let Some((evaluator, _, _)) = self.validating.as_mut() {
+            evaluator.step(&self.device.clone().without_autodiff(), &self.data).await?;
+            if !evaluator.is_done() {
+                let (done, total) = evaluator.progress();
+                return Ok(StepOutcome::Validating { done, total });
+            }
+            let (evaluator, train_loss, train_accuracy) = self.validating.take().expect("checked above");
+            return Ok(StepOutcome::EpochEnd(self.close_epoch(evaluator.finish(&self.data), train_loss, train_accuracy)));
+        }
         if self.epochs_done >= self.config.epochs {
             return Ok(StepOutcome::Finished);
         }
         if self.cursor >= self.order.len() {
             self.epochs_done += 1;
             let (loss, accuracy, n) = self.epoch_sums;
-            let metrics = self.validate(loss / n.max(1) as f64, accuracy / n.max(1) as f64).await?;
+            let evaluator = Evaluator::new(self.model(), self.split.validation.clone(), self.config.evaluation_chunk);
+            self.validating = Some((evaluator, loss / n.max(1) as f64, accuracy / n.max(1) as f64));
             self.order.shuffle(&mut self.rng);
             self.cursor = 0;
             self.epoch_sums = (0.0, 0.0, 0);
-            return Ok(StepOutcome::EpochEnd(metrics));
+            return Ok(StepOutcome::Validating { done: 0, total: self.split.validation.len() });
         }
         let end = (self.cursor + self.config.batch_size).min(self.order.len());
         let batch: Vec<usize> = self.order[self.cursor..end].to_vec();
@@ -215,8 +240,7 @@ impl Trainer {
         Ok((f64::from(figures[0]), f64::from(figures[1]) / n as f64))
     }
 
-    async fn validate(&mut self, train_loss: f64, train_accuracy: f64) -> Result<EpochMetrics, TrainError> {
-        let evaluation = self.evaluate_validation(&self.model()).await?;
+    fn close_epoch(&mut self, evaluation: Evaluation, train_loss: f64, train_accuracy: f64) -> EpochMetrics {
         let metrics = EpochMetrics {
             epoch: self.epochs_done,
             iteration: self.iteration,
@@ -229,15 +253,25 @@ impl Trainer {
             self.best = Some((evaluation.accuracy, self.model()));
         }
         self.history.push(metrics);
-        Ok(metrics)
+        metrics
     }
 
-    async fn evaluate_validation(&self, net: &SqueezeNet) -> Result<Evaluation, TrainError> {
-        Ok(evaluate(net, &self.inference_device(), &self.data, &self.split.validation).await?)
+    /// An evaluator of the validation split with the best network, to run chunk by chunk.
+    pub fn final_evaluator(&self) -> Evaluator {
+        Evaluator::new(self.best_model(), self.split.validation.clone(), self.config.evaluation_chunk)
     }
 
     /// Classifies the validation split with the best network: scores, labels, confusion.
     pub async fn final_evaluation(&self) -> Result<Evaluation, TrainError> {
-        self.evaluate_validation(&self.best_model()).await
+        let mut evaluator = self.final_evaluator();
+        while !evaluator.is_done() {
+            evaluator.step(&self.inference_device(), &self.data).await?;
+        }
+        Ok(evaluator.finish(&self.data))
+    }
+
+    /// The data set being trained on.
+    pub fn data(&self) -> &DataSet {
+        &self.data
     }
 }

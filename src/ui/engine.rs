@@ -99,6 +99,19 @@ impl Engine {
         self.0.borrow_mut().data_set = Some(data);
     }
 
+    /// What training starts from: the data set, the loaded network (or a random one when no
+    /// weights are loaded — `false` in the result says so), and the device.
+    pub fn training_inputs(&self) -> Result<(Arc<DataSet>, SqueezeNet, bool, Device), String> {
+        let state = self.0.borrow();
+        let data = state.data_set.clone().ok_or("bring a labelled data set first (step 3)")?;
+        let device = state.backend.as_ref().map(|(d, _)| d.clone()).ok_or("the backend is still starting")?;
+        let (net, pretrained) = match &state.net {
+            Some(net) => (net.clone(), true),
+            None => (SqueezeNet::new(crate::model::architecture::IMAGENET_CLASSES, &device), false),
+        };
+        Ok((data, net, pretrained, device))
+    }
+
     pub fn has_model(&self) -> bool {
         self.0.borrow().net.is_some()
     }

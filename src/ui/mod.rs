@@ -6,6 +6,8 @@ mod dataset_panel;
 mod browser_files;
 mod engine;
 mod images_panel;
+mod training_chart;
+mod training_panel;
 mod weights_panel;
 
 use leptos::prelude::*;
@@ -15,6 +17,7 @@ use bench_panel::BenchPanel;
 use dataset_panel::{DataSetPanel, DataSetStatus};
 use engine::{BackendInfo, Engine, ModelSummary};
 use images_panel::ImagesPanel;
+use training_panel::TrainingPanel;
 use weights_panel::WeightsPanel;
 
 /// Mounts the page on `<body>`.
@@ -64,6 +67,7 @@ fn App() -> impl IntoView {
             <WeightsPanel engine=engine.clone() model=model ready=Signal::derive(move || backend.get().is_some()) />
             <ImagesPanel engine=engine.clone() />
             <DataSetPanel engine=engine.clone() status=data_set />
+            <TrainingPanel engine=engine.clone() data_set=data_set />
             <BenchPanel engine=engine backend=backend model=model />
         </main>
     }

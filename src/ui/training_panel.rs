@@ -1,0 +1,260 @@
+//! Fine-tuning in the page: settings, start / pause / resume / cancel, the live progress plot,
+//! and the results (accuracy, confusion matrix, downloads).
+
+use std::cell::Cell;
+use std::rc::Rc;
+
+use leptos::html::Canvas;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+use super::browser_files::{download, sleep_ms, yield_to_browser};
+use super::dataset_panel::DataSetStatus;
+use super::engine::Engine;
+use crate::data::augment::Augmentation;
+use crate::model::export::export_weights;
+use crate::model::weights::weights_to_safetensors;
+use crate::train::{EpochMetrics, IterationMetrics, StepOutcome, TrainConfig, Trainer};
+
+/// Between iterations the loop looks at this to pause or stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Control {
+    Run,
+    Pause,
+    Cancel,
+}
+
+/// The training's state as shown.
+#[derive(Debug, Clone, PartialEq)]
+enum Phase {
+    Idle,
+    Running,
+    Paused,
+    Done { accuracy: f64, confusion: Vec<Vec<usize>>, classes: Vec<String>, cancelled: bool },
+    Failed(String),
+}
+
+fn number_input(id: &'static str, label: &'static str, value: RwSignal<String>) -> impl IntoView {
+    view! {
+        <label class="setting">{label}" "
+            <input id=id type="text" size="7" prop:value=move || value.get()
+                on:input=move |ev| value.set(event_target_value(&ev)) />
+        </label>
+    }
+}
+
+fn parse<T: std::str::FromStr>(what: &str, text: &str) -> Result<T, String> {
+    text.trim().parse().map_err(|_| format!("{what}: `{text}` is not a valid number"))
+}
+
+#[component]
+pub fn TrainingPanel(engine: Engine, data_set: RwSignal<DataSetStatus>) -> impl IntoView {
+    let epochs = RwSignal::new("50".to_string());
+    let batch = RwSignal::new("128".to_string());
+    let rate = RwSignal::new("1e-4".to_string());
+    let fraction = RwSignal::new("0.65".to_string());
+    let seed = RwSignal::new("0".to_string());
+    let flip_lr = RwSignal::new(true);
+    let flip_ud = RwSignal::new(true);
+    let scale = RwSignal::new(true);
+
+    let phase = RwSignal::new(Phase::Idle);
+    let note = RwSignal::new(String::new());
+    let progress = RwSignal::new(String::new());
+    let iterations = RwSignal::new(Vec::<IterationMetrics>::new());
+    let epoch_points = RwSignal::new(Vec::<EpochMetrics>::new());
+    let control = Rc::new(Cell::new(Control::Run));
+    let downloads = StoredValue::new_local(None::<(Vec<u8>, String)>);
+
+    let loss_canvas = NodeRef::<Canvas>::new();
+    let accuracy_canvas = NodeRef::<Canvas>::new();
+    Effect::new(move || {
+        let (its, eps) = (iterations.get(), epoch_points.get());
+        if let Some(canvas) = loss_canvas.get() {
+            super::training_chart::draw(&canvas, "loss", &its, &eps, |m| m.loss, |m| m.validation_loss);
+        }
+        if let Some(canvas) = accuracy_canvas.get() {
+            super::training_chart::draw(&canvas, "accuracy", &its, &eps, |m| m.accuracy, |m| m.validation_accuracy);
+        }
+    });
+
+    let settings = move || -> Result<TrainConfig, String> {
+        let scale_range = if scale.get_untracked() { (0.8, 1.2) } else { (1.0, 1.0) };
+        let config = TrainConfig {
+            epochs: parse("epochs", &epochs.get_untracked())?,
+            batch_size: parse("mini-batch size", &batch.get_untracked())?,
+            learning_rate: parse("learning rate", &rate.get_untracked())?,
+            train_fraction: parse("training fraction", &fraction.get_untracked())?,
+            seed: parse("seed", &seed.get_untracked())?,
+            augmentation: Augmentation { flip_left_right: flip_lr.get_untracked(), flip_up_down: flip_ud.get_untracked(), scale_range },
+            // Small validation chunks: on the CPU each one runs on the page's thread.
+            evaluation_chunk: 4,
+            ..TrainConfig::default()
+        };
+        if config.epochs == 0 || config.batch_size == 0 || !(config.learning_rate > 0.0) {
+            return Err("epochs, mini-batch size and learning rate must be positive".into());
+        }
+        Ok(config)
+    };
+
+    let start = {
+        let control = control.clone();
+        move |_| {
+            let config = match settings() {
+                Ok(c) => c,
+                Err(e) => return phase.set(Phase::Failed(e)),
+            };
+            let (data, net, pretrained, device) = match engine.training_inputs() {
+                Ok(inputs) => inputs,
+                Err(e) => return phase.set(Phase::Failed(e)),
+            };
+            note.set(if pretrained {
+                "Fine-tuning the loaded network (new final layer for your classes).".into()
+            } else {
+                "No pretrained weights are loaded: training from scratch (random weights).".into()
+            });
+            let mut trainer = match Trainer::new(data.clone(), net, &device, config.clone()) {
+                Ok(t) => t,
+                Err(e) => return phase.set(Phase::Failed(e.to_string())),
+            };
+            control.set(Control::Run);
+            iterations.set(Vec::new());
+            epoch_points.set(Vec::new());
+            phase.set(Phase::Running);
+            let control = control.clone();
+            spawn_local(async move {
+                let total = trainer.iterations_per_epoch() * config.epochs;
+                let clock = || web_sys::window().and_then(|w| w.performance()).map(|p| p.now()).unwrap_or(0.0);
+                let started = clock();
+                let mut cancelled = false;
+                let result: Result<(), String> = async {
+                    loop {
+                        while control.get() == Control::Pause {
+                            phase.set(Phase::Paused);
+                            sleep_ms(100).await;
+                        }
+                        if control.get() == Control::Cancel {
+                            cancelled = true;
+                            break;
+                        }
+                        phase.set(Phase::Running);
+                        match trainer.step().await.map_err(|e| e.to_string())? {
+                            StepOutcome::Iteration(m) => {
+                                let elapsed = (clock() - started) / 1e3;
+                                let eta = elapsed / m.iteration as f64 * (total - m.iteration) as f64;
+                                progress.set(format!(
+                                    "Epoch {}/{}, iteration {}/{}: loss {:.4}, accuracy {:.3} — about {:.0} s left",
+                                    m.epoch, config.epochs, m.iteration, total, m.loss, m.accuracy, eta
+                                ));
+                                iterations.update(|i| i.push(m));
+                            }
+                            StepOutcome::Validating { done, total } => {
+                                progress.set(format!("Classifying the validation images… {done}/{total}"));
+                            }
+                            StepOutcome::EpochEnd(m) => epoch_points.update(|e| e.push(m)),
+                            StepOutcome::Finished => break,
+                        }
+                        yield_to_browser().await;
+                    }
+                    progress.set(format!(
+                        "{} after {} iteration(s); classifying the validation images with the best weights…",
+                        if cancelled { "Cancelled" } else { "Finished" },
+                        trainer.history().last().map(|m| m.iteration).unwrap_or(0)
+                    ));
+                    yield_to_browser().await;
+                    let mut evaluator = trainer.final_evaluator();
+                    let device = trainer.inference_device();
+                    while !evaluator.is_done() {
+                        evaluator.step(&device, trainer.data()).await.map_err(|e| e.to_string())?;
+                        yield_to_browser().await;
+                    }
+                    let evaluation = evaluator.finish(trainer.data());
+                    let weights = export_weights(&trainer.best_model()).await.map_err(|e| e.to_string())?;
+                    let bytes = weights_to_safetensors(&weights).map_err(|e| e.to_string())?;
+                    downloads.set_value(Some((bytes, data.classes.join("\n") + "\n")));
+                    phase.set(Phase::Done {
+                        accuracy: evaluation.accuracy,
+                        confusion: evaluation.confusion.counts.clone(),
+                        classes: data.classes.clone(),
+                        cancelled,
+                    });
+                    Ok(())
+                }
+                .await;
+                if let Err(e) = result {
+                    phase.set(Phase::Failed(e));
+                }
+            });
+        }
+    };
+    let pause = {
+        let control = control.clone();
+        move |_| control.set(if control.get() == Control::Pause { Control::Run } else { Control::Pause })
+    };
+    let cancel = move |_| control.set(Control::Cancel);
+    let running = move || matches!(phase.get(), Phase::Running | Phase::Paused);
+    let data_ready = move || matches!(data_set.get(), DataSetStatus::Ready { .. });
+
+    view! {
+        <section id="training" class="panel">
+            <h2>"4. Fine-tune"</h2>
+            <div class="settings">
+                {number_input("epochs", "epochs", epochs)}
+                {number_input("batch-size", "mini-batch", batch)}
+                {number_input("learning-rate", "learning rate", rate)}
+                {number_input("train-fraction", "training fraction", fraction)}
+                {number_input("seed", "seed", seed)}
+                <label class="setting"><input id="flip-lr" type="checkbox" prop:checked=move || flip_lr.get()
+                    on:change=move |ev| flip_lr.set(event_target_checked(&ev)) />" flip left-right"</label>
+                <label class="setting"><input id="flip-ud" type="checkbox" prop:checked=move || flip_ud.get()
+                    on:change=move |ev| flip_ud.set(event_target_checked(&ev)) />" flip up-down"</label>
+                <label class="setting"><input id="scale" type="checkbox" prop:checked=move || scale.get()
+                    on:change=move |ev| scale.set(event_target_checked(&ev)) />" scale 0.8–1.2"</label>
+            </div>
+            <p>
+                <button id="train-start" on:click=start disabled=move || running() || !data_ready()>"Train"</button>" "
+                <button id="train-pause" on:click=pause disabled=move || !running()>
+                    {move || if phase.get() == Phase::Paused { "Resume" } else { "Pause" }}
+                </button>" "
+                <button id="train-cancel" on:click=cancel disabled=move || !running()>"Cancel"</button>
+            </p>
+            <p id="train-note" class="status">{move || note.get()}</p>
+            <p id="train-progress" class="status" data-iterations=move || iterations.with(|i| i.len())>
+                {move || progress.get()}
+            </p>
+            <div class="charts">
+                <canvas node_ref=loss_canvas id="loss-chart" width="460" height="200"></canvas>
+                <canvas node_ref=accuracy_canvas id="accuracy-chart" width="460" height="200"></canvas>
+            </div>
+            {move || match phase.get() {
+                Phase::Failed(e) => view! { <p id="train-error" class="status error">{e}</p> }.into_any(),
+                Phase::Done { accuracy, confusion, classes, cancelled } => view! {
+                    <div id="train-results">
+                        <p id="validation-accuracy">{format!(
+                            "Validation accuracy{}: {:.1} %", if cancelled { " (cancelled; best weights so far)" } else { "" }, accuracy * 100.0
+                        )}</p>
+                        <table id="confusion" class="confusion">
+                            <tr><th>"true \\ predicted"</th>{classes.iter().map(|c| view! { <th>{c.clone()}</th> }).collect_view()}</tr>
+                            {confusion.iter().zip(&classes).map(|(row, c)| view! {
+                                <tr><th>{c.clone()}</th>{row.iter().map(|n| view! { <td>{*n}</td> }).collect_view()}</tr>
+                            }).collect_view()}
+                        </table>
+                        <p>
+                            <button id="download-weights" on:click=move |_| {
+                                if let Some((bytes, _)) = downloads.get_value() {
+                                    let _ = download("layerlens-finetuned.safetensors", &bytes, "application/octet-stream");
+                                }
+                            }>"Download weights"</button>" "
+                            <button id="download-classes" on:click=move |_| {
+                                if let Some((_, names)) = downloads.get_value() {
+                                    let _ = download("layerlens-classes.txt", names.as_bytes(), "text/plain");
+                                }
+                            }>"Download class names"</button>
+                        </p>
+                    </div>
+                }.into_any(),
+                _ => ().into_any(),
+            }}
+        </section>
+    }
+}
