@@ -58,7 +58,7 @@ impl FromStr for BackendKind {
 /// Why a device could not be had or a result could not be read back.
 #[derive(Debug, Clone, Error, PartialEq)]
 pub enum BackendError {
-    #[error("no GPU adapter is available: {0}")]
+    #[error("no WebGPU adapter: {0}")]
     NoAdapter(String),
     #[error("the GPU device could not be initialised: {0}")]
     Init(String),

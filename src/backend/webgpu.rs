@@ -46,7 +46,7 @@ async fn init() -> Result<(Device, String), BackendError> {
         .await
         .map_err(|e| BackendError::NoAdapter(format!("{e:?}")))?;
     let Some(adapter) = adapter.as_string() else {
-        return Err(BackendError::NoAdapter("this browser offers no WebGPU adapter".into()));
+        return Err(BackendError::NoAdapter("this browser offers none".into()));
     };
     install_webgpu_fixes();
     let device = Device::wgpu_options()

@@ -172,6 +172,12 @@ pub fn TrainingPanel(engine: Engine, data_set: RwSignal<DataSetStatus>) -> impl 
                     let weights = export_weights(&trainer.best_model()).await.map_err(|e| e.to_string())?;
                     let bytes = weights_to_safetensors(&weights).map_err(|e| e.to_string())?;
                     downloads.set_value(Some((bytes, data.classes.join("\n") + "\n")));
+                    progress.set(format!(
+                        "{} after {} iteration(s) in {:.0} s.",
+                        if cancelled { "Cancelled" } else { "Finished" },
+                        trainer.history().last().map(|m| m.iteration).unwrap_or(0),
+                        (clock() - started) / 1e3
+                    ));
                     phase.set(Phase::Done {
                         accuracy: evaluation.accuracy,
                         confusion: evaluation.confusion.counts.clone(),

@@ -51,6 +51,7 @@ export async function launchChromium({ webgpu = false } = {}) {
 
 /** Drops files on an element the way a person's drag and drop does (a DataTransfer of Files). */
 export async function dropFiles(page, selector, files) {
+  await page.waitForSelector(selector);
   const payload = files.map((f) => ({ name: f.name, type: f.type || "", base64: Buffer.from(f.bytes).toString("base64") }));
   await page.evaluate(({ selector, payload }) => {
     const transfer = new DataTransfer();
@@ -91,6 +92,7 @@ export function topK(values, k) {
  * { path: "top/class/name.png", bytes }. Headless browsers cannot drag real folders, so the
  * entries are built in the page from these bytes. */
 export async function dropFolder(page, selector, files) {
+  await page.waitForSelector(selector);
   const payload = files.map((f) => ({ path: f.path, base64: Buffer.from(f.bytes).toString("base64") }));
   await page.evaluate(({ selector, payload }) => {
     const root = { children: new Map() };
