@@ -86,3 +86,25 @@ pub fn download(name: &str, bytes: &[u8], mime: &str) -> Result<(), String> {
     link.click();
     Ok(())
 }
+
+/// The two ways a person hands files to a panel — dropping them and picking them — as event
+/// handlers that both pass the `FileList` to `take`. The picker is cleared afterwards so the
+/// same file can be picked again.
+pub fn file_list_handlers<F>(take: F) -> (impl Fn(web_sys::DragEvent) + Clone + 'static, impl Fn(leptos::ev::Event) + 'static)
+where
+    F: Fn(Option<web_sys::FileList>) + Clone + 'static,
+{
+    let on_drop = {
+        let take = take.clone();
+        move |ev: web_sys::DragEvent| {
+            ev.prevent_default();
+            take(ev.data_transfer().and_then(|d| d.files()));
+        }
+    };
+    let on_pick = move |ev: leptos::ev::Event| {
+        let input: web_sys::HtmlInputElement = leptos::prelude::event_target(&ev);
+        take(input.files());
+        input.set_value("");
+    };
+    (on_drop, on_pick)
+}

@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use super::browser_files::read_file_list;
+use super::browser_files::{file_list_handlers, read_file_list};
 use super::engine::{Classification, Engine};
 use crate::text_format::significant;
 
@@ -57,18 +57,7 @@ pub fn ImagesPanel(engine: Engine) -> impl IntoView {
             }
         });
     };
-    let on_drop = {
-        let take_files = take_files.clone();
-        move |ev: web_sys::DragEvent| {
-            ev.prevent_default();
-            take_files(ev.data_transfer().and_then(|d| d.files()));
-        }
-    };
-    let on_pick = move |ev: leptos::ev::Event| {
-        let input: web_sys::HtmlInputElement = event_target(&ev);
-        take_files(input.files());
-        input.set_value("");
-    };
+    let (on_drop, on_pick) = file_list_handlers(take_files);
 
     view! {
         <section id="images" class="panel drop-zone" on:dragover=|ev: web_sys::DragEvent| ev.prevent_default() on:drop=on_drop>

@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use super::ModelStatus;
-use super::browser_files::{fetch_bytes, query_param, read_file_list};
+use super::browser_files::{fetch_bytes, file_list_handlers, query_param, read_file_list};
 use super::engine::Engine;
 use crate::text_format::thousands;
 
@@ -55,17 +55,7 @@ pub fn WeightsPanel(engine: Engine, model: RwSignal<ModelStatus>, ready: Signal<
             model.set(status);
         });
     };
-    let on_drop = {
-        let take_files = take_files.clone();
-        move |ev: web_sys::DragEvent| {
-            ev.prevent_default();
-            take_files(ev.data_transfer().and_then(|d| d.files()));
-        }
-    };
-    let on_pick = move |ev: leptos::ev::Event| {
-        let input: web_sys::HtmlInputElement = event_target(&ev);
-        take_files(input.files());
-    };
+    let (on_drop, on_pick) = file_list_handlers(take_files);
 
     view! {
         <section id="weights" class="panel drop-zone" on:dragover=|ev: web_sys::DragEvent| ev.prevent_default() on:drop=on_drop>
