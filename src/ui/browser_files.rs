@@ -13,10 +13,14 @@ pub struct LoadedFile {
     pub object_url: Option<String>,
 }
 
-/// Reads every file of a `FileList` (from a drop or a file picker).
-pub async fn read_file_list(list: Option<web_sys::FileList>) -> Vec<Result<LoadedFile, String>> {
-    let Some(list) = list else { return Vec::new() };
-    let files: Vec<web_sys::File> = (0..list.length()).filter_map(|i| list.get(i)).collect();
+/// The files of a `FileList`, taken out at once: the list is live, and a picker cleared
+/// afterwards empties it.
+pub fn files_of(list: Option<web_sys::FileList>) -> Vec<web_sys::File> {
+    list.map(|list| (0..list.length()).filter_map(|i| list.get(i)).collect()).unwrap_or_default()
+}
+
+/// Reads files (from a drop or a file picker) into memory.
+pub async fn read_file_list(files: Vec<web_sys::File>) -> Vec<Result<LoadedFile, String>> {
     let mut out = Vec::with_capacity(files.len());
     for file in files {
         out.push(read_file(&file).await);
@@ -92,18 +96,18 @@ pub fn download(name: &str, bytes: &[u8], mime: &str) -> Result<(), String> {
 /// same file can be picked again.
 pub fn file_list_handlers<F>(take: F) -> (impl Fn(web_sys::DragEvent) + Clone + 'static, impl Fn(leptos::ev::Event) + 'static)
 where
-    F: Fn(Option<web_sys::FileList>) + Clone + 'static,
+    F: Fn(Vec<web_sys::File>) + Clone + 'static,
 {
     let on_drop = {
         let take = take.clone();
         move |ev: web_sys::DragEvent| {
             ev.prevent_default();
-            take(ev.data_transfer().and_then(|d| d.files()));
+            take(files_of(ev.data_transfer().and_then(|d| d.files())));
         }
     };
     let on_pick = move |ev: leptos::ev::Event| {
         let input: web_sys::HtmlInputElement = leptos::prelude::event_target(&ev);
-        take(input.files());
+        take(files_of(input.files()));
         input.set_value("");
     };
     (on_drop, on_pick)

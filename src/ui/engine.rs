@@ -35,10 +35,11 @@ pub struct ModelSummary {
     pub parameters: usize,
 }
 
-/// One image's result: the most probable classes and how long the forward pass took.
+/// One image's result: the most probable classes (index, name, probability) and how long the
+/// forward pass took.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Classification {
-    pub top: Vec<(usize, f32)>,
+    pub top: Vec<(usize, String, f32)>,
     pub millis: f64,
 }
 
@@ -47,6 +48,8 @@ struct State {
     backend: Option<(Device, BackendInfo)>,
     weights: Option<SqueezeNetWeights>,
     net: Option<SqueezeNet>,
+    /// Names for the network's classes, one per class (from a class-names file or training).
+    class_names: Option<Vec<String>>,
     data_set: Option<Arc<DataSet>>,
 }
 
@@ -89,9 +92,25 @@ impl Engine {
             parameters: weights.num_params(),
         };
         let mut state = self.0.borrow_mut();
+        if state.class_names.as_ref().is_some_and(|names| names.len() != summary.classes) {
+            state.class_names = None;
+        }
         state.net = Some(net);
         state.weights = Some(weights);
         Ok(summary)
+    }
+
+    /// Takes class names from a text file (one per line, line 1 = class 0); the count must
+    /// match the loaded network's classes. Returns how many names were read.
+    pub fn set_class_names(&self, source: &str, text: &str) -> Result<usize, String> {
+        let names: Vec<String> = text.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect();
+        let mut state = self.0.borrow_mut();
+        let classes = state.net.as_ref().map(|n| n.num_classes()).ok_or("load the weights before their class names")?;
+        if names.len() != classes {
+            return Err(format!("{source} names {} classes but the network has {classes}", names.len()));
+        }
+        state.class_names = Some(names);
+        Ok(classes)
     }
 
     /// Keeps the labelled data set the user brought (replacing any earlier one).
@@ -127,7 +146,10 @@ impl Engine {
         let start = now_ms();
         let probabilities = class_probabilities(&net, &device, &[&input]).await.map_err(|e| e.to_string())?;
         let millis = now_ms() - start;
-        Ok(Classification { top: top_k(&probabilities[0], k), millis })
+        let names = self.0.borrow().class_names.clone();
+        let label = |class: usize| names.as_ref().map_or_else(|| format!("class {class}"), |n| n[class].clone());
+        let top = top_k(&probabilities[0], k).into_iter().map(|(class, p)| (class, label(class), p)).collect();
+        Ok(Classification { top, millis })
     }
 
     /// Images per second of a forward pass of `batch` synthetic images on the given backend

@@ -30,7 +30,7 @@ pub fn ImagesPanel(engine: Engine) -> impl IntoView {
     let rows = RwSignal::new(Vec::<ImageRow>::new());
     let next_id = StoredValue::new(0usize);
 
-    let take_files = move |files: Option<web_sys::FileList>| {
+    let take_files = move |files: Vec<web_sys::File>| {
         let engine = engine.clone();
         spawn_local(async move {
             for file in read_file_list(files).await {
@@ -79,9 +79,9 @@ pub fn ImagesPanel(engine: Engine) -> impl IntoView {
                                 Outcome::Failed(e) => view! { <p class="status error">{e}</p> }.into_any(),
                                 Outcome::Done(c) => view! {
                                     <table class="top-classes">
-                                        {c.top.iter().map(|(class, p)| view! {
+                                        {c.top.iter().map(|(class, name, p)| view! {
                                             <tr class="top-class" data-class=*class>
-                                                <td>{format!("class {class}")}</td>
+                                                <td class="class-name">{name.clone()}</td>
                                                 <td class="prob">{significant(*p, 3)}</td>
                                             </tr>
                                         }).collect_view()}

@@ -67,7 +67,7 @@ fn App() -> impl IntoView {
             <WeightsPanel engine=engine.clone() model=model ready=Signal::derive(move || backend.get().is_some()) />
             <ImagesPanel engine=engine.clone() />
             <DataSetPanel engine=engine.clone() status=data_set />
-            <TrainingPanel engine=engine.clone() data_set=data_set />
+            <TrainingPanel engine=engine.clone() data_set=data_set model=model />
             <BenchPanel engine=engine backend=backend model=model />
         </main>
     }

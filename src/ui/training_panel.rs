@@ -10,6 +10,7 @@ use leptos::task::spawn_local;
 
 use super::browser_files::{download, sleep_ms, yield_to_browser};
 use super::dataset_panel::DataSetStatus;
+use super::ModelStatus;
 use super::engine::Engine;
 use crate::data::augment::Augmentation;
 use crate::model::export::export_weights;
@@ -48,7 +49,8 @@ fn parse<T: std::str::FromStr>(what: &str, text: &str) -> Result<T, String> {
 }
 
 #[component]
-pub fn TrainingPanel(engine: Engine, data_set: RwSignal<DataSetStatus>) -> impl IntoView {
+pub fn TrainingPanel(engine: Engine, data_set: RwSignal<DataSetStatus>, model: RwSignal<ModelStatus>) -> impl IntoView {
+    let engine_for_use = StoredValue::new_local(engine.clone());
     let epochs = RwSignal::new("50".to_string());
     let batch = RwSignal::new("128".to_string());
     let rate = RwSignal::new("1e-4".to_string());
@@ -255,7 +257,22 @@ pub fn TrainingPanel(engine: Engine, data_set: RwSignal<DataSetStatus>) -> impl 
                                 if let Some((_, names)) = downloads.get_value() {
                                     let _ = download("layerlens-classes.txt", names.as_bytes(), "text/plain");
                                 }
-                            }>"Download class names"</button>
+                            }>"Download class names"</button>" "
+                            <button id="use-finetuned" on:click={
+                                move |_| {
+                                    let engine = engine_for_use.get_value();
+                                    if let Some((bytes, names)) = downloads.get_value() {
+                                        let status = match engine.load_weights("the fine-tuned network", &bytes) {
+                                            Ok(summary) => {
+                                                let _ = engine.set_class_names("training", &names);
+                                                ModelStatus::Ready(summary)
+                                            }
+                                            Err(e) => ModelStatus::Failed(e),
+                                        };
+                                        model.set(status);
+                                    }
+                                }
+                            }>"Classify with it (step 2)"</button>
                         </p>
                     </div>
                 }.into_any(),

@@ -41,18 +41,30 @@ fn load(engine: &Engine, source: &str, bytes: &[u8]) -> ModelStatus {
 
 #[component]
 pub fn WeightsPanel(engine: Engine, model: RwSignal<ModelStatus>, ready: Signal<bool>) -> impl IntoView {
-    let take_files = move |files: Option<web_sys::FileList>| {
+    let names_status = RwSignal::new(String::new());
+    let take_files = move |files: Vec<web_sys::File>| {
         let engine = engine.clone();
         spawn_local(async move {
-            let Some(first) = read_file_list(files).await.into_iter().next() else { return };
-            let status = match first {
-                Ok(file) => {
-                    model.set(ModelStatus::Loading(file.name.clone()));
-                    load(&engine, &file.name, &file.bytes)
+            // Weights first, then a class-names .txt, whatever order they were dropped in.
+            let mut files = read_file_list(files).await;
+            files.sort_by_key(|f| f.as_ref().is_ok_and(|f| f.name.to_ascii_lowercase().ends_with(".txt")));
+            for file in files {
+                match file {
+                    Ok(file) if file.name.to_ascii_lowercase().ends_with(".txt") => {
+                        let text = String::from_utf8_lossy(&file.bytes);
+                        names_status.set(match engine.set_class_names(&file.name, &text) {
+                            Ok(n) => format!("Class names from {}: {n} classes.", file.name),
+                            Err(e) => format!("Class names not used — {e}"),
+                        });
+                    }
+                    Ok(file) => {
+                        model.set(ModelStatus::Loading(file.name.clone()));
+                        model.set(load(&engine, &file.name, &file.bytes));
+                        names_status.set(String::new());
+                    }
+                    Err(e) => model.set(ModelStatus::Failed(e)),
                 }
-                Err(e) => ModelStatus::Failed(e),
-            };
-            model.set(status);
+            }
         });
     };
     let (on_drop, on_pick) = file_list_handlers(take_files);
@@ -62,10 +74,11 @@ pub fn WeightsPanel(engine: Engine, model: RwSignal<ModelStatus>, ready: Signal<
             <h2>"1. Weights"</h2>
             <p>"Drop a SqueezeNet 1.1 weights file here (.safetensors with torchvision names, or .onnx), or "
                 <label class="button">"choose one"
-                    <input id="weights-input" type="file" accept=".safetensors,.onnx" on:change=on_pick
+                    <input id="weights-input" type="file" accept=".safetensors,.onnx,.txt" multiple on:change=on_pick
                         disabled=move || !ready.get() />
-                </label>"."
+                </label>". Add a .txt file with one class name per line to name the classes."
             </p>
+            <p id="class-names-status" class="status">{move || names_status.get()}</p>
             <p id="model-status" class=move || match model.get() { ModelStatus::Failed(_) => "status error", _ => "status" }>
                 {move || match model.get() {
                     ModelStatus::None => "No weights loaded yet.".to_string(),

@@ -128,3 +128,26 @@ test("weights from ?weights=URL, and the site's bundled weights by default", asy
     await bundled.close();
   }
 });
+
+test("a class-names file names the classes; a wrong count is refused with a message", async () => {
+  const browser = await launchChromium({ webgpu: false });
+  try {
+    const page = await browser.newPage();
+    await page.goto(server.url);
+    await page.waitForFunction(() => document.querySelector("#backend")?.textContent.startsWith("Backend:"));
+    await dropFiles(page, "#weights", [
+      { name: "names.txt", type: "text/plain", bytes: Buffer.from([...Array(1000).keys()].map((i) => `label${i}`).join("\n")) },
+      await file("squeezenet/squeezenet1_1_random.safetensors", ""),
+    ]);
+    await page.waitForFunction(() => /1000 classes\.$/.test(document.querySelector("#class-names-status").textContent), null, { timeout: 60_000 });
+    await dropFiles(page, "#images", [await file("photos/china_227.png", "image/png")]);
+    await page.waitForFunction(() => document.querySelectorAll(".result .top-class").length === 5, null, { timeout: 60_000 });
+    assert.equal(await page.textContent(".result .class-name"), "label989");
+
+    await dropFiles(page, "#weights", [{ name: "short.txt", type: "text/plain", bytes: Buffer.from("cat\ndog\n") }]);
+    await page.waitForFunction(() => /not used/.test(document.querySelector("#class-names-status").textContent));
+    assert.match(await page.textContent("#class-names-status"), /short\.txt names 2 classes but the network has 1000/);
+  } finally {
+    await browser.close();
+  }
+});

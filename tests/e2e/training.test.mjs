@@ -4,7 +4,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { FIXTURES, dropFolder, launchChromium, serveDist } from "./helpers.mjs";
+import { FIXTURES, dropFiles, dropFolder, launchChromium, serveDist } from "./helpers.mjs";
 
 let server;
 before(async () => { server = await serveDist(); });
@@ -65,6 +65,14 @@ test("train on a dropped folder: progress, cancel, restart, accuracy and confusi
     assert.equal(cells.length, 9);
     assert.equal(cells.reduce((a, b) => a + b, 0), 30, "every validation image is in the confusion matrix");
     assert.match(await page.textContent("#train-note"), /Fine-tuning the loaded network/);
+
+    // The fine-tuned network and its class names load back into the page and classify.
+    await page.click("#use-finetuned");
+    await page.waitForFunction(() => /the fine-tuned network .*: 3 classes/.test(document.querySelector("#model-status").textContent));
+    await dropFiles(page, "#images", [{ name: "digit.png", type: "image/png", bytes: await readFile(join(FIXTURES, "digits3/1/0001.png")) }]);
+    await page.waitForFunction(() => document.querySelectorAll(".result .top-class").length === 3, null, { timeout: 60_000 });
+    const names = await page.$$eval(".result .class-name", (tds) => tds.map((td) => td.textContent).sort());
+    assert.deepEqual(names, ["0", "1", "2"]);
 
     const gap = await page.evaluate(() => window.__maxFrameGap);
     console.log(`longest gap between animation frames while training: ${gap.toFixed(0)} ms`);
