@@ -12,6 +12,7 @@ use super::browser_files::{download, sleep_ms, yield_to_browser};
 use super::dataset_panel::DataSetStatus;
 use super::ModelStatus;
 use super::engine::Engine;
+use crate::analysis::confusion::ConfusionMatrix;
 use crate::data::augment::Augmentation;
 use crate::model::export::export_weights;
 use crate::model::weights::weights_to_safetensors;
@@ -31,7 +32,7 @@ enum Phase {
     Idle,
     Running,
     Paused,
-    Done { accuracy: f64, confusion: Vec<Vec<usize>>, classes: Vec<String>, cancelled: bool },
+    Done { accuracy: f64, confusion: ConfusionMatrix, classes: Vec<String>, cancelled: bool },
     Failed(String),
 }
 
@@ -42,6 +43,10 @@ fn number_input(id: &'static str, label: &'static str, value: RwSignal<String>) 
                 on:input=move |ev| value.set(event_target_value(&ev)) />
         </label>
     }
+}
+
+fn percent(value: Option<f64>) -> String {
+    value.map_or_else(|| "–".to_string(), |v| format!("{:.0} %", v * 100.0))
 }
 
 fn parse<T: std::str::FromStr>(what: &str, text: &str) -> Result<T, String> {
@@ -182,7 +187,7 @@ pub fn TrainingPanel(engine: Engine, data_set: RwSignal<DataSetStatus>, model: R
                     ));
                     phase.set(Phase::Done {
                         accuracy: evaluation.accuracy,
-                        confusion: evaluation.confusion.counts.clone(),
+                        confusion: evaluation.confusion.clone(),
                         classes: data.classes.clone(),
                         cancelled,
                     });
@@ -242,10 +247,14 @@ pub fn TrainingPanel(engine: Engine, data_set: RwSignal<DataSetStatus>, model: R
                             "Validation accuracy{}: {:.1} %", if cancelled { " (cancelled; best weights so far)" } else { "" }, accuracy * 100.0
                         )}</p>
                         <table id="confusion" class="confusion">
-                            <tr><th>"true \\ predicted"</th>{classes.iter().map(|c| view! { <th>{c.clone()}</th> }).collect_view()}</tr>
-                            {confusion.iter().zip(&classes).map(|(row, c)| view! {
-                                <tr><th>{c.clone()}</th>{row.iter().map(|n| view! { <td>{*n}</td> }).collect_view()}</tr>
+                            <tr><th>"true \\ predicted"</th>{classes.iter().map(|c| view! { <th>{c.clone()}</th> }).collect_view()}<th>"recall"</th></tr>
+                            {confusion.counts.iter().zip(&classes).enumerate().map(|(i, (row, c))| view! {
+                                <tr><th>{c.clone()}</th>{row.iter().map(|n| view! { <td>{*n}</td> }).collect_view()}
+                                    <td class="recall">{percent(confusion.recall(i))}</td></tr>
                             }).collect_view()}
+                            <tr><th>"precision"</th>{(0..classes.len()).map(|i| view! {
+                                <td class="precision">{percent(confusion.precision(i))}</td>
+                            }).collect_view()}<td></td></tr>
                         </table>
                         <p>
                             <button id="download-weights" on:click=move |_| {
