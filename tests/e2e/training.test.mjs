@@ -83,3 +83,33 @@ test("train on a dropped folder: progress, cancel, restart, accuracy and confusi
     await browser.close();
   }
 });
+
+test("fine-tuning runs on WebGPU too (software adapter: a tiny run)", async () => {
+  const browser = await launchChromium({ webgpu: true });
+  try {
+    const page = await browser.newPage();
+    await page.goto(server.url);
+    await page.waitForFunction(() => document.querySelector("#backend")?.textContent.startsWith("Backend:"), null, { timeout: 120_000 });
+    assert.match(await page.textContent("#backend"), /^Backend: WebGPU/);
+    await page.setInputFiles("#weights-input", join(FIXTURES, "squeezenet/squeezenet1_1_random.safetensors"));
+    await page.waitForFunction(() => document.querySelector("#model-status")?.textContent.includes("classes"));
+    const files = [];
+    for (const cls of ["0", "1", "2"]) {
+      for (const name of (await readdir(join(FIXTURES, "digits3", cls))).slice(0, 4)) {
+        files.push({ path: `d/${cls}/${name}`, bytes: await readFile(join(FIXTURES, "digits3", cls, name)) });
+      }
+    }
+    await dropFolder(page, "#dataset", files);
+    await page.waitForSelector("#dataset-summary");
+    await page.fill("#epochs", "1");
+    await page.fill("#batch-size", "3");
+    await page.click("#train-start");
+    await page.waitForSelector("#validation-accuracy, #train-error", { timeout: 900_000 });
+    assert.equal(await page.$("#train-error"), null, "no training error on WebGPU");
+    assert.match(await page.textContent("#train-progress"), /Finished after 3 iteration\(s\)/);
+    const cells = await page.$$eval("#confusion td:not(.recall):not(.precision):not(:empty)", (tds) => tds.map((td) => Number(td.textContent)));
+    assert.equal(cells.reduce((a, b) => a + b, 0), 3, "3 validation images (1 per class)");
+  } finally {
+    await browser.close();
+  }
+});
