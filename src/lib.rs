@@ -10,6 +10,7 @@ pub mod backend;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod cli;
 pub mod data;
+pub mod embed;
 pub mod model;
 pub mod tensor_file;
 pub mod text_format;
