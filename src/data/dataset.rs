@@ -9,7 +9,6 @@
 //! Memory: only the encoded bytes and a small thumbnail are kept per image; the 227×227
 //! network input is decoded per mini-batch (see `train::batch`).
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use image::RgbImage;
@@ -147,11 +146,6 @@ impl DataSet {
             counts[image.class] += 1;
         }
         counts
-    }
-
-    /// A one-line-per-class summary, for the CLI and the page.
-    pub fn summary(&self) -> BTreeMap<String, usize> {
-        self.classes.iter().cloned().zip(self.counts()).collect()
     }
 }
 

@@ -37,7 +37,7 @@ pub mod preprocess;
 use std::ops::ControlFlow;
 
 use affinity::{BandwidthSearch, Support};
-use optimizer::{Forces, Schedule};
+use optimizer::Forces;
 
 /// Largest N for which [`Method::Auto`] picks the exact method. Measured on one core
 /// (`--release`, x86-64 baseline SSE2) on the digits data (N = 1,797, 1,000
@@ -396,18 +396,6 @@ pub fn tsne(
     };
     drop(features);
 
-    let schedule = Schedule {
-        n_iter: config.n_iter,
-        learning_rate: config.learning_rate,
-        exaggeration: config.exaggeration,
-        exaggeration_iter: config.exaggeration_iter,
-        momentum_early: config.momentum_early,
-        momentum_final: config.momentum_final,
-        momentum_switch_iter: config.momentum_switch_iter,
-        min_gain: config.min_gain,
-        max_step_norm: config.max_step_norm,
-        progress_every: config.progress_every,
-    };
     let mut forces = match method {
         Method::Exact if support == Support::AllPairs && n <= gradient::PackedP::MAX_N => {
             Forces::ExactDense(gradient::PackedP::from_sparse(&p), Default::default())
@@ -415,7 +403,7 @@ pub fn tsne(
         Method::Exact => Forces::Exact(Default::default()),
         _ => Forces::BarnesHut(barnes_hut::BarnesHut::new(), config.theta),
     };
-    let kl = optimizer::optimize(&p, &mut y, &schedule, &mut forces, progress)?;
+    let kl = optimizer::optimize(&p, &mut y, config, &mut forces, progress)?;
     Ok(Embedding {
         coords: y.iter().map(|&v| v as f32).collect(),
         n,

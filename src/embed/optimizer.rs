@@ -23,22 +23,7 @@ use super::gradient::{
     ExactScratch, FusedScratch, PackedP, attraction, combine, exact_fused, exact_repulsion,
     kl_from_parts, p_log_p, p_log_w_packed,
 };
-use super::{Progress, TsneError};
-
-/// The optimisation schedule (see [`super::TsneConfig`] for the meaning and defaults).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Schedule {
-    pub n_iter: usize,
-    pub learning_rate: f64,
-    pub exaggeration: f64,
-    pub exaggeration_iter: usize,
-    pub momentum_early: f64,
-    pub momentum_final: f64,
-    pub momentum_switch_iter: usize,
-    pub min_gain: f64,
-    pub max_step_norm: Option<f64>,
-    pub progress_every: usize,
-}
+use super::{Progress, TsneConfig, TsneError};
 
 /// How the forces are computed.
 #[derive(Debug)]
@@ -96,7 +81,7 @@ fn sign(v: f64) -> i8 {
 pub fn optimize(
     p: &SparseP,
     y: &mut [f64],
-    s: &Schedule,
+    s: &TsneConfig,
     forces: &mut Forces,
     progress: &mut dyn FnMut(Progress) -> ControlFlow<()>,
 ) -> Result<f64, TsneError> {

@@ -79,12 +79,3 @@ impl Evaluator {
         Evaluation { loss, accuracy: confusion.accuracy(), scores: self.scores, predicted, confusion }
     }
 }
-
-/// Classifies `indices` of `data` all at once (the CLI and tests).
-pub async fn evaluate(net: &SqueezeNet, device: &Device, data: &DataSet, indices: &[usize]) -> Result<Evaluation, BackendError> {
-    let mut evaluator = Evaluator::new(net.clone(), indices.to_vec(), crate::model::inference::DEFAULT_CHUNK);
-    while !evaluator.is_done() {
-        evaluator.step(device, data).await?;
-    }
-    Ok(evaluator.finish(data))
-}

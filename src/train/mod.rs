@@ -13,5 +13,5 @@ mod trainer;
 
 pub use batch::prepare_input;
 pub use config::TrainConfig;
-pub use evaluate::{Evaluation, Evaluator, evaluate};
+pub use evaluate::{Evaluation, Evaluator};
 pub use trainer::{EpochMetrics, IterationMetrics, StepOutcome, TrainError, Trainer};

@@ -172,7 +172,7 @@ impl Trainer {
                 return Ok(m);
             }
         }
-        self.history.first().copied().ok_or(TrainError::ZeroBatch)
+        Ok(*self.history.first().expect("Trainer::new schedules the epoch-0 validation"))
     }
 
     /// Training epochs completed so far.
@@ -183,8 +183,9 @@ impl Trainer {
     /// Does one unit of work: a training iteration, or a chunk of the validation that closes
     /// an epoch.
     pub async fn step(&mut self) -> Result<StepOutcome, TrainError> {
+        let inference_device = self.inference_device();
         if let Some((evaluator, _, _)) = self.validating.as_mut() {
-            evaluator.step(&self.device.clone().without_autodiff(), &self.data).await?;
+            evaluator.step(&inference_device, &self.data).await?;
             if !evaluator.is_done() {
                 let (done, total) = evaluator.progress();
                 return Ok(StepOutcome::Validating { done, total });

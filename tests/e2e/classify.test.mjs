@@ -4,7 +4,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { FIXTURES, dropFiles, launchChromium, readSafetensor, serveDist, topK } from "./helpers.mjs";
+import { FIXTURES, dropFiles, launchChromium, readSafetensor, serveDist, topK, loadFixtureWeights, waitForBackend } from "./helpers.mjs";
 
 let server;
 before(async () => { server = await serveDist(); });
@@ -26,11 +26,10 @@ test("CPU fallback: weights, two photos, top-5 with the reference probabilities,
     await page.goto(server.url);
 
     // Without a WebGPU adapter the page says so and uses the CPU.
-    await page.waitForFunction(() => document.querySelector("#backend")?.textContent.startsWith("Backend: CPU"));
+    assert.match(await waitForBackend(page), /^Backend: CPU/);
 
-    await page.setInputFiles("#weights-input", join(FIXTURES, "squeezenet/squeezenet1_1_random.safetensors"));
-    await page.waitForFunction(() => document.querySelector("#model-status")?.textContent.includes("1000 classes"),
-      null, { timeout: 60_000 });
+    await loadFixtureWeights(page);
+    assert.match(await page.textContent("#model-status"), /1000 classes/);
 
     await dropFiles(page, "#images", await Promise.all(PHOTOS.map((p) => file(`photos/${p}`, "image/png"))));
     await page.waitForFunction(() => document.querySelectorAll(".result .top-class").length === 10,
@@ -83,7 +82,7 @@ test("a wrong weights file is refused with a message naming the problem", async 
   try {
     const page = await browser.newPage();
     await page.goto(server.url);
-    await page.waitForFunction(() => document.querySelector("#backend")?.textContent.startsWith("Backend:"));
+    await waitForBackend(page);
     await page.setInputFiles("#weights-input", join(FIXTURES, "photos/china.jpg"));
     await page.waitForFunction(() => document.querySelector("#model-status.error"));
     assert.match(await page.textContent("#model-status"), /china\.jpg: not a weights file/);
@@ -97,8 +96,7 @@ test("with a WebGPU adapter the page picks WebGPU and names it", async () => {
   try {
     const page = await browser.newPage();
     await page.goto(server.url);
-    await page.waitForFunction(() => document.querySelector("#backend")?.textContent.startsWith("Backend:"),
-      null, { timeout: 60_000 });
+    await waitForBackend(page);
     assert.match(await page.textContent("#backend"), /^Backend: WebGPU \(.+\)/);
   } finally {
     await browser.close();
@@ -134,7 +132,7 @@ test("a class-names file names the classes; a wrong count is refused with a mess
   try {
     const page = await browser.newPage();
     await page.goto(server.url);
-    await page.waitForFunction(() => document.querySelector("#backend")?.textContent.startsWith("Backend:"));
+    await waitForBackend(page);
     await dropFiles(page, "#weights", [
       { name: "names.txt", type: "text/plain", bytes: Buffer.from([...Array(1000).keys()].map((i) => `label${i}`).join("\n")) },
       await file("squeezenet/squeezenet1_1_random.safetensors", ""),

@@ -124,3 +124,17 @@ export async function dropFolder(page, selector, files) {
     document.querySelector(selector).dispatchEvent(event);
   }, { selector, payload });
 }
+
+/** Waits until the page has chosen its backend; resolves to the header's text ("Backend: …"). */
+export async function waitForBackend(page) {
+  await page.waitForFunction(() => document.querySelector("#backend")?.textContent.startsWith("Backend:"),
+    null, { timeout: 120_000 });
+  return page.textContent("#backend");
+}
+
+/** Loads the random-weight fixture with the weights file picker and waits until it is ready. */
+export async function loadFixtureWeights(page) {
+  await page.setInputFiles("#weights-input", join(FIXTURES, "squeezenet/squeezenet1_1_random.safetensors"));
+  await page.waitForFunction(() => document.querySelector("#model-status")?.textContent.includes("classes"),
+    null, { timeout: 60_000 });
+}

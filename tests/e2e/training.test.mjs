@@ -4,7 +4,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { FIXTURES, dropFiles, dropFolder, launchChromium, serveDist } from "./helpers.mjs";
+import { FIXTURES, dropFiles, dropFolder, launchChromium, serveDist, loadFixtureWeights, waitForBackend } from "./helpers.mjs";
 
 let server;
 before(async () => { server = await serveDist(); });
@@ -27,9 +27,8 @@ test("train on a dropped folder: progress, cancel, restart, accuracy and confusi
   try {
     const page = await browser.newPage();
     await page.goto(server.url);
-    await page.waitForFunction(() => document.querySelector("#backend")?.textContent.startsWith("Backend:"));
-    await page.setInputFiles("#weights-input", join(FIXTURES, "squeezenet/squeezenet1_1_random.safetensors"));
-    await page.waitForFunction(() => document.querySelector("#model-status")?.textContent.includes("classes"));
+    await waitForBackend(page);
+    await loadFixtureWeights(page);
     await dropFolder(page, "#dataset", await digitsFolder());
     await page.waitForSelector("#dataset-summary");
     assert.equal(await page.textContent("#dataset-summary"), "90 images in 3 classes.");
@@ -89,10 +88,9 @@ test("fine-tuning runs on WebGPU too (software adapter: a tiny run)", async () =
   try {
     const page = await browser.newPage();
     await page.goto(server.url);
-    await page.waitForFunction(() => document.querySelector("#backend")?.textContent.startsWith("Backend:"), null, { timeout: 120_000 });
+    await waitForBackend(page);
     assert.match(await page.textContent("#backend"), /^Backend: WebGPU/);
-    await page.setInputFiles("#weights-input", join(FIXTURES, "squeezenet/squeezenet1_1_random.safetensors"));
-    await page.waitForFunction(() => document.querySelector("#model-status")?.textContent.includes("classes"));
+    await loadFixtureWeights(page);
     const files = [];
     for (const cls of ["0", "1", "2"]) {
       for (const name of (await readdir(join(FIXTURES, "digits3", cls))).slice(0, 4)) {
