@@ -28,11 +28,14 @@
 
 pub mod affinity;
 pub mod barnes_hut;
+pub mod device_exact;
+pub mod device_pca;
 pub mod eigen;
 pub mod gradient;
 pub mod init;
 pub mod optimizer;
 pub mod preprocess;
+pub mod runner;
 
 use std::ops::ControlFlow;
 
@@ -337,44 +340,89 @@ fn validate_config(c: &TsneConfig, n: usize) -> Result<(), TsneError> {
     Ok(())
 }
 
-/// Embed the rows of `data` (N×M, row-major) in 2-D.
-///
-/// `progress` is called every `config.progress_every` iterations and after the last
-/// one; returning `ControlFlow::Break(())` stops the run with [`TsneError::Cancelled`].
-pub fn tsne(
-    data: &[f32],
-    n: usize,
-    m: usize,
-    config: &TsneConfig,
-    progress: &mut dyn FnMut(Progress) -> ControlFlow<()>,
-) -> Result<Embedding, TsneError> {
-    preprocess::validate(data, n, m)?;
-    validate_config(config, n)?;
+/// The input after standardisation and PCA: what the affinities are computed from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Features {
+    /// N×d row-major.
+    pub values: Vec<f64>,
+    /// Number of points.
+    pub n: usize,
+    /// Columns per point.
+    pub d: usize,
+    /// Principal-component scores (N×k) for the PCA initialisation when `values` are
+    /// not already scores; `None` when `values` are the scores themselves or the
+    /// initialisation is random.
+    pub init_scores: Option<(Vec<f64>, usize)>,
+}
 
-    let mut owned;
+/// The PCA dimension [`reduce`] will use for an N×M input, if any (callers that compute
+/// PCA elsewhere, e.g. on the GPU, ask this and then call [`Features::from_pca_scores`]).
+pub fn pca_target(config: &TsneConfig, n: usize, m: usize) -> Option<usize> {
+    (config.pca_dims > 0 && m > config.pca_dims).then(|| config.pca_dims.min(n))
+}
+
+impl Features {
+    /// Features that are principal-component scores (N×d): they also initialise.
+    pub fn from_pca_scores(scores: Vec<f64>, n: usize, d: usize) -> Self {
+        Features { values: scores, n, d, init_scores: None }
+    }
+}
+
+/// Checks the input and the configuration; call before any expensive work.
+pub fn validate(data: &[f32], n: usize, m: usize, config: &TsneConfig) -> Result<(), TsneError> {
+    preprocess::validate(data, n, m)?;
+    validate_config(config, n)
+}
+
+/// Optional z-scoring and PCA on the CPU (see [`pca_target`]).
+pub fn reduce(data: &[f32], n: usize, m: usize, config: &TsneConfig) -> Features {
+    let owned;
     let data = if config.standardize {
-        owned = data.to_vec();
-        preprocess::standardize(&mut owned, n, m);
+        let mut copy = data.to_vec();
+        preprocess::standardize(&mut copy, n, m);
+        owned = copy;
         &owned[..]
     } else {
         data
     };
-
-    // Features for the affinities (f64) and the scores for the PCA initialisation.
-    let (features, d, init_scores, init_k) = if config.pca_dims > 0 && m > config.pca_dims {
-        let d = config.pca_dims.min(n);
+    if let Some(d) = pca_target(config, n, m) {
         let scores = preprocess::pca(data, n, m, d);
-        (scores, d, None, d)
-    } else {
-        let features: Vec<f64> = data.iter().map(|&v| v as f64).collect();
-        let scores = match config.init {
-            Init::Pca => Some(preprocess::pca(data, n, m, 2)),
-            Init::Random => None,
-        };
-        let k = m.min(n).min(2);
-        (features, m, scores, k)
+        let d = scores.len() / n;
+        return Features::from_pca_scores(scores, n, d);
+    }
+    let init_scores = match config.init {
+        Init::Pca => {
+            let scores = preprocess::pca(data, n, m, 2);
+            let k = scores.len() / n;
+            Some((scores, k))
+        }
+        Init::Random => None,
     };
+    Features {
+        values: data.iter().map(|&v| v as f64).collect(),
+        n,
+        d: m,
+        init_scores,
+    }
+}
 
+/// Affinities and initial embedding: everything the optimiser needs.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    /// Joint probabilities P.
+    pub p: affinity::SparseP,
+    /// Initial embedding, N×2.
+    pub y0: Vec<f64>,
+    /// The method `config.method` resolved to for this N.
+    pub method: Method,
+    /// The configuration used.
+    pub config: TsneConfig,
+}
+
+/// Computes P (perplexity-calibrated, on the support the method needs) and the initial
+/// embedding.
+pub fn prepare(features: Features, config: &TsneConfig) -> Prepared {
+    let n = features.n;
     let method = config.method.resolve(n);
     let support = match (config.affinities, method) {
         (Affinities::AllPairs, _) | (Affinities::Auto, Method::Exact) => Support::AllPairs,
@@ -385,31 +433,61 @@ pub fn tsne(
         tolerance: config.perplexity_tolerance,
         max_iter: config.perplexity_max_iter,
     };
-    let p = affinity::joint_probabilities(&features, n, d, support, &search);
-
-    let mut y = match config.init {
+    let p = affinity::joint_probabilities(&features.values, n, features.d, support, &search);
+    let y0 = match config.init {
         Init::Random => init::random_init(n, config.seed, init::INIT_STD),
-        Init::Pca => {
-            let scores = init_scores.as_deref().unwrap_or(&features);
-            init::pca_init(scores, n, init_k, config.seed)
-        }
+        Init::Pca => match &features.init_scores {
+            Some((scores, k)) => init::pca_init(scores, n, *k, config.seed),
+            None => init::pca_init(&features.values, n, features.d, config.seed),
+        },
     };
-    drop(features);
+    Prepared { p, y0, method, config: config.clone() }
+}
 
-    let mut forces = match method {
-        Method::Exact if support == Support::AllPairs && n <= gradient::PackedP::MAX_N => {
+/// A CPU optimiser for prepared affinities: exact (dense P fused with the repulsion
+/// when it fits) or Barnes-Hut.
+pub fn cpu_optimizer(prepared: Prepared) -> optimizer::Optimizer {
+    let Prepared { p, y0, method, config } = prepared;
+    let forces = match method {
+        Method::Exact if p.n <= gradient::PackedP::MAX_N && is_all_pairs(&config, method) => {
             Forces::ExactDense(gradient::PackedP::from_sparse(&p), Default::default())
         }
         Method::Exact => Forces::Exact(Default::default()),
         _ => Forces::BarnesHut(barnes_hut::BarnesHut::new(), config.theta),
     };
-    let kl = optimizer::optimize(&p, &mut y, config, &mut forces, progress)?;
+    optimizer::Optimizer::new(p, y0, config, forces)
+}
+
+fn is_all_pairs(config: &TsneConfig, method: Method) -> bool {
+    matches!(
+        (config.affinities, method),
+        (Affinities::AllPairs, _) | (Affinities::Auto, Method::Exact)
+    )
+}
+
+/// Embed the rows of `data` (N×M, row-major) in 2-D, on the CPU.
+///
+/// `progress` is called every `config.progress_every` iterations and after the last
+/// one; returning `ControlFlow::Break(())` stops the run with [`TsneError::Cancelled`].
+pub fn tsne(
+    data: &[f32],
+    n: usize,
+    m: usize,
+    config: &TsneConfig,
+    progress: &mut dyn FnMut(Progress) -> ControlFlow<()>,
+) -> Result<Embedding, TsneError> {
+    validate(data, n, m, config)?;
+    let prepared = prepare(reduce(data, n, m, config), config);
+    let method = prepared.method;
+    let p_nnz = prepared.p.nnz();
+    let mut opt = cpu_optimizer(prepared);
+    let kl = optimizer::run_to_end(&mut opt, progress)?;
     Ok(Embedding {
-        coords: y.iter().map(|&v| v as f32).collect(),
+        coords: opt.embedding().iter().map(|&v| v as f32).collect(),
         n,
         kl,
         method,
-        p_nnz: p.nnz(),
+        p_nnz,
     })
 }
 

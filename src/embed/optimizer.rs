@@ -74,49 +74,109 @@ fn sign(v: f64) -> i8 {
     (v > 0.0) as i8 - (v < 0.0) as i8
 }
 
-/// Optimise `y` (N×2, modified in place). Calls `progress` after every
-/// `progress_every` updates and once after the last one, with the KL of the embedding
-/// it is shown (exact for exact repulsion, with the Barnes-Hut Z otherwise).
-/// Returns the final KL.
-pub fn optimize(
-    p: &SparseP,
-    y: &mut [f64],
-    s: &TsneConfig,
-    forces: &mut Forces,
-    progress: &mut dyn FnMut(Progress) -> ControlFlow<()>,
-) -> Result<f64, TsneError> {
-    let n = p.n;
-    let mut attr = vec![0.0f64; 2 * n];
-    let mut rep = vec![0.0f64; 2 * n];
-    let mut grad = vec![0.0f64; 2 * n];
-    let mut update = vec![0.0f64; 2 * n];
-    let mut gains = vec![1.0f64; 2 * n];
-    let mut shown: Vec<f32> = Vec::new();
-    let sum_p_log_p = p_log_p(p);
-    let sum_p: f64 = p.val.iter().sum();
-    for t in 0..=s.n_iter {
+/// What one [`Optimizer::step`] did.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StepReport {
+    /// The iteration just evaluated (0-based; `n_iter` is the final evaluation).
+    pub iteration: usize,
+    /// KL(P‖Q) of the embedding as it was evaluated, on report iterations only (every
+    /// `progress_every` and the last one): computing it costs an extra pass over P.
+    pub kl: Option<f64>,
+    /// True after the final evaluation: the embedding will not change any more.
+    pub finished: bool,
+}
+
+impl StepReport {
+    /// Whether the iteration after `t` (of `n_iter`) reports its KL.
+    pub fn is_report_iteration(t: usize, n_iter: usize, every: usize) -> bool {
+        t == n_iter || (every > 0 && t > 0 && t % every == 0)
+    }
+}
+
+/// The gradient-descent state, advanced one iteration at a time so a caller can
+/// interleave other work (the page draws and handles input between iterations).
+#[derive(Debug)]
+pub struct Optimizer {
+    p: SparseP,
+    y: Vec<f64>,
+    forces: Forces,
+    config: TsneConfig,
+    t: usize,
+    finished: bool,
+    attr: Vec<f64>,
+    rep: Vec<f64>,
+    grad: Vec<f64>,
+    update: Vec<f64>,
+    gains: Vec<f64>,
+    sum_p_log_p: f64,
+    sum_p: f64,
+}
+
+impl Optimizer {
+    /// Starts from the initial embedding `y` (N×2).
+    pub fn new(p: SparseP, y: Vec<f64>, config: TsneConfig, forces: Forces) -> Self {
+        let n = p.n;
+        assert_eq!(y.len(), 2 * n, "embedding must be N×2");
+        let sum_p_log_p = p_log_p(&p);
+        let sum_p: f64 = p.val.iter().sum();
+        Optimizer {
+            p,
+            y,
+            forces,
+            config,
+            t: 0,
+            finished: false,
+            attr: vec![0.0; 2 * n],
+            rep: vec![0.0; 2 * n],
+            grad: vec![0.0; 2 * n],
+            update: vec![0.0; 2 * n],
+            gains: vec![1.0; 2 * n],
+            sum_p_log_p,
+            sum_p,
+        }
+    }
+
+    /// Current coordinates, N×2 row-major.
+    pub fn embedding(&self) -> &[f64] {
+        &self.y
+    }
+
+    /// The affinities being fitted.
+    pub fn affinities(&self) -> &SparseP {
+        &self.p
+    }
+
+    /// Updates applied so far.
+    pub fn iteration(&self) -> usize {
+        self.t
+    }
+
+    /// True once the last iteration has been evaluated.
+    pub fn is_finished(&self) -> bool {
+        self.finished
+    }
+
+    /// Evaluates the forces at the current embedding and, unless this was the final
+    /// evaluation (t = n_iter), applies one update.
+    pub fn step(&mut self) -> Result<StepReport, TsneError> {
+        let s = &self.config;
+        let t = self.t;
+        if self.finished {
+            return Ok(StepReport { iteration: t, kl: None, finished: true });
+        }
+        let n = self.p.n;
         let last = t == s.n_iter;
-        let report = last || (s.progress_every > 0 && t > 0 && t % s.progress_every == 0);
-        let (sum_p_log_w, z) = forces.eval(p, y, &mut attr, &mut rep, report);
+        let report = StepReport::is_report_iteration(t, s.n_iter, s.progress_every);
+        let (sum_p_log_w, z) =
+            self.forces
+                .eval(&self.p, &self.y, &mut self.attr, &mut self.rep, report);
         if !(z.is_finite() && z > 0.0) {
             return Err(TsneError::Diverged { iteration: t });
         }
-        if report {
-            let kl = kl_from_parts(sum_p_log_p, sum_p_log_w, sum_p, z);
-            shown.clear();
-            shown.extend(y.iter().map(|&v| v as f32));
-            let flow = progress(Progress {
-                iteration: t,
-                n_iter: s.n_iter,
-                kl,
-                embedding: &shown,
-            });
-            if last {
-                return Ok(kl);
-            }
-            if flow.is_break() {
-                return Err(TsneError::Cancelled { iteration: t });
-            }
+        let kl = report.then(|| kl_from_parts(self.sum_p_log_p, sum_p_log_w, self.sum_p, z));
+        if last {
+            self.finished = true;
+            return Ok(StepReport { iteration: t, kl, finished: true });
         }
         let exaggeration = if t < s.exaggeration_iter {
             s.exaggeration
@@ -128,18 +188,18 @@ pub fn optimize(
         } else {
             s.momentum_final
         };
-        combine(&attr, &rep, z, exaggeration, &mut grad);
+        combine(&self.attr, &self.rep, z, exaggeration, &mut self.grad);
         for k in 0..2 * n {
-            let g = grad[k];
-            gains[k] = if sign(g) != sign(update[k]) {
-                gains[k] + 0.2
+            let g = self.grad[k];
+            self.gains[k] = if sign(g) != sign(self.update[k]) {
+                self.gains[k] + 0.2
             } else {
-                (gains[k] * 0.8).max(s.min_gain)
+                (self.gains[k] * 0.8).max(s.min_gain)
             };
-            update[k] = momentum * update[k] - s.learning_rate * gains[k] * g;
+            self.update[k] = momentum * self.update[k] - s.learning_rate * self.gains[k] * g;
         }
         if let Some(max) = s.max_step_norm {
-            for u in update.chunks_exact_mut(2) {
+            for u in self.update.chunks_exact_mut(2) {
                 let norm = (u[0] * u[0] + u[1] * u[1]).sqrt();
                 if norm > max {
                     let f = max / norm;
@@ -149,7 +209,7 @@ pub fn optimize(
             }
         }
         let (mut m0, mut m1) = (0.0f64, 0.0f64);
-        for (yy, u) in y.chunks_exact_mut(2).zip(update.chunks_exact(2)) {
+        for (yy, u) in self.y.chunks_exact_mut(2).zip(self.update.chunks_exact(2)) {
             yy[0] += u[0];
             yy[1] += u[1];
             m0 += yy[0];
@@ -159,10 +219,41 @@ pub fn optimize(
             return Err(TsneError::Diverged { iteration: t + 1 });
         }
         let (m0, m1) = (m0 / n as f64, m1 / n as f64);
-        for yy in y.chunks_exact_mut(2) {
+        for yy in self.y.chunks_exact_mut(2) {
             yy[0] -= m0;
             yy[1] -= m1;
         }
+        self.t += 1;
+        Ok(StepReport { iteration: t, kl, finished: false })
     }
-    unreachable!("the loop returns at t == n_iter")
+}
+
+/// Runs an [`Optimizer`] to the end, calling `progress` on every report iteration with
+/// the KL of the embedding it is shown (exact for exact repulsion, with the Barnes-Hut Z
+/// otherwise). Returns the final KL; `ControlFlow::Break` cancels.
+pub fn run_to_end(
+    opt: &mut Optimizer,
+    progress: &mut dyn FnMut(Progress) -> ControlFlow<()>,
+) -> Result<f64, TsneError> {
+    let n_iter = opt.config.n_iter;
+    let mut shown: Vec<f32> = Vec::new();
+    loop {
+        let step = opt.step()?;
+        if let Some(kl) = step.kl {
+            shown.clear();
+            shown.extend(opt.embedding().iter().map(|&v| v as f32));
+            let flow = progress(Progress {
+                iteration: step.iteration,
+                n_iter,
+                kl,
+                embedding: &shown,
+            });
+            if step.finished {
+                return Ok(kl);
+            }
+            if flow.is_break() {
+                return Err(TsneError::Cancelled { iteration: step.iteration });
+            }
+        }
+    }
 }

@@ -41,7 +41,7 @@ pub fn validate(data: &[f32], n: usize, m: usize) -> Result<(), TsneError> {
 }
 
 /// Per-column means (f64).
-fn column_means(data: &[f32], n: usize, m: usize) -> Vec<f64> {
+pub fn column_means(data: &[f32], n: usize, m: usize) -> Vec<f64> {
     let mut mean = vec![0.0f64; m];
     for row in data.chunks_exact(m) {
         for (acc, &x) in mean.iter_mut().zip(row) {
@@ -106,34 +106,52 @@ pub fn pca(data: &[f32], n: usize, m: usize, d: usize) -> Vec<f64> {
 
 /// [`pca`] with an explicit route (the tests compare the two).
 pub fn pca_with_route(data: &[f32], n: usize, m: usize, d: usize, route: PcaRoute) -> Vec<f64> {
-    let d = d.min(n).min(m);
     let mean = column_means(data, n, m);
-    let mut scores = vec![0.0f64; n * d];
     match route {
-        PcaRoute::Gram => {
-            let gram = centred_gram(data, n, m, &mean);
-            let eig = symmetric_eigen(&gram, n);
-            for k in 0..d {
-                // X̃X̃ᵀ u = λ u  ⇒  score column = u √λ.
-                let s = eig.values[k].max(0.0).sqrt();
-                let u = eig.vector(k);
-                for i in 0..n {
-                    scores[i * d + k] = u[i] * s;
-                }
-            }
-        }
+        PcaRoute::Gram => scores_from_gram(&centred_gram(data, n, m, &mean), n, m, d),
         PcaRoute::Covariance => {
-            let cov = centred_scatter(data, n, m, &mean);
-            let eig = symmetric_eigen(&cov, m);
-            let mut centred = vec![0.0f64; m];
-            for (i, row) in data.chunks_exact(m).enumerate() {
-                for ((c, &x), &mu) in centred.iter_mut().zip(row).zip(&mean) {
-                    *c = x as f64 - mu;
-                }
-                for k in 0..d {
-                    scores[i * d + k] = dot(&centred, eig.vector(k));
-                }
-            }
+            scores_from_scatter(data, n, m, &mean, &centred_scatter(data, n, m, &mean), d)
+        }
+    }
+}
+
+/// Scores from the centred Gram matrix X̃X̃ᵀ (N×N, however it was accumulated):
+/// with X̃X̃ᵀ u = λ u, score column k = u_k √λ_k.
+pub fn scores_from_gram(gram: &[f64], n: usize, m: usize, d: usize) -> Vec<f64> {
+    let d = d.min(n).min(m);
+    let eig = symmetric_eigen(gram, n);
+    let mut scores = vec![0.0f64; n * d];
+    for k in 0..d {
+        let s = eig.values[k].max(0.0).sqrt();
+        let u = eig.vector(k);
+        for i in 0..n {
+            scores[i * d + k] = u[i] * s;
+        }
+    }
+    fix_signs(&mut scores, n, d);
+    scores
+}
+
+/// Scores from the centred scatter matrix X̃ᵀX̃ (M×M): the centred rows projected on
+/// its top eigenvectors.
+pub fn scores_from_scatter(
+    data: &[f32],
+    n: usize,
+    m: usize,
+    mean: &[f64],
+    scatter: &[f64],
+    d: usize,
+) -> Vec<f64> {
+    let d = d.min(n).min(m);
+    let eig = symmetric_eigen(scatter, m);
+    let mut scores = vec![0.0f64; n * d];
+    let mut centred = vec![0.0f64; m];
+    for (i, row) in data.chunks_exact(m).enumerate() {
+        for ((c, &x), &mu) in centred.iter_mut().zip(row).zip(mean) {
+            *c = x as f64 - mu;
+        }
+        for k in 0..d {
+            scores[i * d + k] = dot(&centred, eig.vector(k));
         }
     }
     fix_signs(&mut scores, n, d);

@@ -1,0 +1,112 @@
+//! One interface over the CPU and device optimisers, and the async pipeline that picks
+//! between them: what the page and the CLI drive.
+//!
+//! Placement: PCA runs on the device when one is given (it is the costly part for wide
+//! activation matrices); the affinities are always computed on the CPU in f64; the exact
+//! method's iterations run on the device; Barnes-Hut (a tree walk, not a tensor
+//! computation) runs on the CPU.
+
+use burn::prelude::*;
+
+use super::device_exact::{DEVICE_EXACT_MAX_N, DeviceOptimizer, DeviceTsneError};
+use super::device_pca::device_pca;
+use super::optimizer::{Optimizer, StepReport};
+use super::{Features, Method, TsneConfig, cpu_optimizer, pca_target, prepare, preprocess, reduce, validate};
+
+/// Where the iterations run.
+#[derive(Debug)]
+pub enum Runner {
+    /// f64 on the CPU (exact or Barnes-Hut).
+    Cpu(Optimizer),
+    /// f32 exact gradient on a burn device.
+    Device(DeviceOptimizer),
+}
+
+impl Runner {
+    /// One iteration (see [`Optimizer::step`]).
+    pub async fn step(&mut self) -> Result<StepReport, DeviceTsneError> {
+        match self {
+            Runner::Cpu(opt) => Ok(opt.step()?),
+            Runner::Device(opt) => opt.step().await,
+        }
+    }
+
+    /// The current embedding (the device's as of its last report), N×2 row-major.
+    pub fn embedding(&self) -> Vec<f32> {
+        match self {
+            Runner::Cpu(opt) => opt.embedding().iter().map(|&v| v as f32).collect(),
+            Runner::Device(opt) => opt.embedding().to_vec(),
+        }
+    }
+
+    /// Updates applied so far.
+    pub fn iteration(&self) -> usize {
+        match self {
+            Runner::Cpu(opt) => opt.iteration(),
+            Runner::Device(opt) => opt.iteration(),
+        }
+    }
+
+    /// True once the last iteration has been evaluated.
+    pub fn is_finished(&self) -> bool {
+        match self {
+            Runner::Cpu(opt) => opt.is_finished(),
+            Runner::Device(opt) => opt.is_finished(),
+        }
+    }
+
+    /// True when the iterations run on the device.
+    pub fn on_device(&self) -> bool {
+        matches!(self, Runner::Device(_))
+    }
+}
+
+/// What [`start`] decided.
+#[derive(Debug)]
+pub struct Started {
+    /// The optimiser, ready to step.
+    pub runner: Runner,
+    /// The method the configuration resolved to.
+    pub method: Method,
+    /// Stored entries of P.
+    pub p_nnz: usize,
+    /// Whether PCA ran on the device.
+    pub pca_on_device: bool,
+}
+
+/// Validates, reduces (PCA on `device` if given), computes P and the initial embedding,
+/// and returns an optimiser: on `device` for the exact method (N ≤
+/// [`DEVICE_EXACT_MAX_N`]), on the CPU otherwise.
+pub async fn start(
+    data: &[f32],
+    n: usize,
+    m: usize,
+    config: &TsneConfig,
+    device: Option<&Device>,
+) -> Result<Started, DeviceTsneError> {
+    validate(data, n, m, config)?;
+    let (features, pca_on_device) = match (device, pca_target(config, n, m)) {
+        (Some(device), Some(d)) => {
+            let scores = if config.standardize {
+                let mut copy = data.to_vec();
+                preprocess::standardize(&mut copy, n, m);
+                device_pca(&copy, n, m, d, device).await?
+            } else {
+                device_pca(data, n, m, d, device).await?
+            };
+            let d = scores.len() / n;
+            (Features::from_pca_scores(scores, n, d), true)
+        }
+        _ => (reduce(data, n, m, config), false),
+    };
+    let prepared = prepare(features, config);
+    let method = prepared.method;
+    let p_nnz = prepared.p.nnz();
+    let runner = match device {
+        Some(device) if method == Method::Exact && n <= DEVICE_EXACT_MAX_N => {
+            Runner::Device(DeviceOptimizer::new(prepared, device)?)
+        }
+        _ => Runner::Cpu(cpu_optimizer(prepared)),
+    };
+    Ok(Started { runner, method, p_nnz, pca_on_device })
+}
