@@ -159,3 +159,110 @@ fn train_refuses_a_single_class() {
     assert_eq!(result.status.code(), Some(1));
     assert!(stderr(&result).contains("not inside a class folder") || stderr(&result).contains("at least 2 classes"), "{}", stderr(&result));
 }
+
+fn read_embedding(path: &Path) -> Vec<[f64; 2]> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let (x, y) = l.split_once(',').expect("two columns");
+            [x.parse().unwrap(), y.parse().unwrap()]
+        })
+        .collect()
+}
+
+/// The first 300 digits as a headerless CSV (a quick input for the flags' tests).
+fn small_digits_csv(dir: &Path) -> PathBuf {
+    let text = std::fs::read_to_string(fixture("digits.csv")).unwrap();
+    let rows: Vec<&str> = text.lines().skip(1).take(300).collect();
+    let body: String = rows.iter().map(|r| r.splitn(3, ',').nth(2).unwrap().to_string() + "\n").collect();
+    let path = dir.join("digits300.csv");
+    std::fs::write(&path, body).unwrap();
+    path
+}
+
+#[test]
+fn tsne_writes_n_rows_reproducibly_and_reports_kl() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = small_digits_csv(dir.path());
+    let run = |out: &str, extra: &[&str]| {
+        let out = dir.path().join(out);
+        let mut args = vec!["tsne", "--input", input.to_str().unwrap(), "--out", out.to_str().unwrap(), "--iterations", "300"];
+        args.extend_from_slice(extra);
+        let result = layerlens(&args);
+        assert!(result.status.success(), "{}", stderr(&result));
+        (read_embedding(&out), stderr(&result))
+    };
+    let (a, log) = run("a.csv", &["--seed", "3"]);
+    assert_eq!(a.len(), 300);
+    assert!(log.contains("KL divergence"), "{log}");
+    assert!(log.contains("exact gradient on the CPU"), "{log}");
+    let (b, _) = run("b.csv", &["--seed", "3"]);
+    assert_eq!(a, b, "same seed, same embedding");
+    // Random initialisation depends on the seed; Barnes-Hut and the MATLAB preset run.
+    let (c, _) = run("c.csv", &["--init", "random", "--seed", "1"]);
+    let (d, _) = run("d.csv", &["--init", "random", "--seed", "2"]);
+    assert_ne!(c, d);
+    let (e, log) = run("e.csv", &["--preset", "matlab", "--perplexity", "20", "--learning-rate", "auto", "--exaggeration", "6", "--exaggeration-iterations", "50"]);
+    assert_eq!(e.len(), 300);
+    assert!(log.contains("Barnes-Hut gradient"), "{log}");
+    assert!(e.iter().all(|p| p[0].is_finite() && p[1].is_finite()));
+}
+
+#[test]
+fn tsne_reads_npy_and_safetensors_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    // 120 points of 3 blobs, as .npy (f8) and as a [N, 2, 2, 2] safetensors tensor.
+    let values: Vec<f32> = (0..120 * 8).map(|k| ((k / 8) % 3) as f32 * 5.0 + ((k * 7919) % 13) as f32 * 0.1).collect();
+    let mut npy = b"\x93NUMPY\x01\x00".to_vec();
+    let mut header = "{'descr': '<f8', 'fortran_order': False, 'shape': (120, 8), }".to_string();
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    npy.extend((header.len() as u16).to_le_bytes());
+    npy.extend(header.as_bytes());
+    npy.extend(values.iter().flat_map(|&v| (v as f64).to_le_bytes()));
+    std::fs::write(dir.path().join("x.npy"), npy).unwrap();
+    let st = layerlens::tensor_file::write_f32_tensors([("pool1", &[120usize, 2, 2, 2][..], &values[..]), ("prob", &[120usize, 8][..], &values[..])]).unwrap();
+    std::fs::write(dir.path().join("x.safetensors"), st).unwrap();
+    let p = |f: &str| dir.path().join(f).to_str().unwrap().to_string();
+    let out = layerlens(&["tsne", "--input", &p("x.npy"), "--out", &p("npy.csv"), "--perplexity", "10", "--iterations", "200"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = layerlens(&["tsne", "--input", &p("x.safetensors"), "--key", "pool1", "--out", &p("st.csv"), "--perplexity", "10", "--iterations", "200"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("safetensors `pool1` [120, 2, 2, 2]"), "{}", stderr(&out));
+    // Same values → same embedding, whatever the container.
+    assert_eq!(read_embedding(&dir.path().join("npy.csv")), read_embedding(&dir.path().join("st.csv")));
+    let out = layerlens(&["tsne", "--input", &p("x.safetensors"), "--out", &p("no.csv")]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("choose one with --key"), "{}", stderr(&out));
+}
+
+#[test]
+fn tsne_bad_input_exits_with_a_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = small_digits_csv(dir.path());
+    let input = input.to_str().unwrap();
+    let out_path = dir.path().join("out.csv");
+    let out = out_path.to_str().unwrap();
+    let cases: [(&[&str], i32, &str); 5] = [
+        (&["--method", "fft"], 1, "FFT-accelerated method (FIt-SNE) is not implemented"),
+        (&["--perplexity", "200"], 1, "perplexity 200 needs at least 601 points but there are 300"),
+        (&["--label-column", "species"], 1, "CSV has no column `species`"),
+        (&["--method", "tree"], 2, "invalid value 'tree'"),
+        (&["--learning-rate", "fast"], 2, "neither `auto` nor a positive number"),
+    ];
+    for (extra, code, message) in cases {
+        let mut args = vec!["tsne", "--input", input, "--out", out];
+        args.extend_from_slice(extra);
+        let result = layerlens(&args);
+        assert_eq!(result.status.code(), Some(code), "{extra:?}: {}", stderr(&result));
+        assert!(stderr(&result).contains(message), "{extra:?}: {}", stderr(&result));
+    }
+    assert!(!out_path.exists(), "no output on failure");
+    std::fs::write(dir.path().join("text.csv"), "a,b\n1,2\n3,oops\n").unwrap();
+    let result = layerlens(&["tsne", "--input", dir.path().join("text.csv").to_str().unwrap(), "--out", out]);
+    assert_eq!(result.status.code(), Some(1));
+    assert!(stderr(&result).contains("CSV line 3, column `b`: `oops` is not a number"), "{}", stderr(&result));
+}

@@ -55,3 +55,19 @@ build_page() {
   log "building the page with trunk (release)"
   trunk build --release
 }
+
+# A Python virtual environment (packages from PyPI) for the t-SNE quality scoring:
+# tests/tsne/tsne_metrics.py needs numpy, scipy and scikit-learn. Pinned so that scores
+# do not move with a library release. Prints nothing; sets LAYERLENS_PYTHON.
+PY_VENV="${LAYERLENS_PY_VENV:-$HOME/.cache/layerlens/py-venv}"
+PY_PACKAGES=(numpy==2.4.6 scipy==1.17.1 scikit-learn==1.9.1)
+ensure_python_venv() {
+  local stamp="$PY_VENV/.layerlens-packages"
+  if [ ! -x "$PY_VENV/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "${PY_PACKAGES[*]}" ]; then
+    log "creating the Python scoring environment in $PY_VENV (numpy, scipy, scikit-learn from PyPI)"
+    python3 -m venv --clear "$PY_VENV"
+    "$PY_VENV/bin/pip" install --quiet --disable-pip-version-check "${PY_PACKAGES[@]}"
+    echo "${PY_PACKAGES[*]}" >"$stamp"
+  fi
+  export LAYERLENS_PYTHON="$PY_VENV/bin/python"
+}

@@ -8,6 +8,7 @@ mod bench;
 mod classify;
 mod common;
 mod train;
+mod tsne;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -18,7 +19,7 @@ use crate::backend::BackendKind;
 use crate::model::layers::Layer;
 
 #[derive(Debug, Parser)]
-#[command(name = "layerlens", version, about = "See how SqueezeNet sees your images: classify, activations, benchmarks.")]
+#[command(name = "layerlens", version, about = "See how SqueezeNet sees your images: classify, activations, train, t-SNE, benchmarks.")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -32,6 +33,8 @@ enum Command {
     Activations(ActivationsArgs),
     /// Fine-tune on a folder (or .zip) of labelled images, one sub-folder per class.
     Train(TrainArgs),
+    /// Embed the rows of a matrix (CSV, .npy or a safetensors tensor) in 2-D with t-SNE.
+    Tsne(TsneArgs),
     /// Measure throughput.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -111,6 +114,61 @@ struct TrainArgs {
     report: Option<PathBuf>,
 }
 
+#[derive(Debug, Args)]
+struct TsneArgs {
+    /// Matrix file, one row per observation: CSV/TSV (header detected), .npy, or .safetensors.
+    #[arg(long, value_name = "FILE")]
+    input: PathBuf,
+    /// safetensors: the tensor to embed (e.g. `pool1`); [N, …] is flattened per row.
+    #[arg(long, value_name = "NAME")]
+    key: Option<String>,
+    /// CSV: a column of labels to leave out of the data (header name, or 1-based number).
+    #[arg(long, value_name = "NAME")]
+    label_column: Option<String>,
+    /// CSV: comma-separated columns to ignore (e.g. `index`).
+    #[arg(long, value_delimiter = ',', value_name = "NAMES")]
+    drop_columns: Vec<String>,
+    /// Output CSV: N rows of x,y, the optimiser's raw coordinates.
+    #[arg(long, value_name = "EMBEDDING.csv")]
+    out: PathBuf,
+    /// Defaults to start from: openTSNE's (exaggeration 12 for 250 iterations, 1000 in
+    /// all, learning rate N/12, PCA init) or MATLAB's (4 for 99, 1000, 500, random init).
+    #[arg(long, value_enum, default_value = "opentsne")]
+    preset: tsne::PresetArg,
+    #[arg(long, value_parser = parse_positive_f64)]
+    perplexity: Option<f64>,
+    /// Total iterations, early exaggeration included.
+    #[arg(long, value_parser = parse_positive)]
+    iterations: Option<usize>,
+    #[arg(long, value_parser = parse_positive_f64)]
+    exaggeration: Option<f64>,
+    /// Iterations with early exaggeration (momentum switches to 0.8 after them).
+    #[arg(long)]
+    exaggeration_iterations: Option<usize>,
+    /// `auto` = max(N/12, 50), or a number.
+    #[arg(long, value_parser = tsne::parse_learning_rate)]
+    learning_rate: Option<tsne::LearningRateArg>,
+    #[arg(long, value_enum)]
+    init: Option<tsne::InitArg>,
+    /// Reduce to this many principal components first (0 = off; openTSNE preset: 50).
+    #[arg(long)]
+    pca_components: Option<usize>,
+    /// Z-score every column first.
+    #[arg(long)]
+    standardize: bool,
+    /// Repulsion: exact O(N²), Barnes-Hut (`bh`), or `auto` (exact up to 2,000 points).
+    #[arg(long, value_enum)]
+    method: Option<tsne::MethodArg>,
+    /// Barnes-Hut opening angle.
+    #[arg(long)]
+    theta: Option<f64>,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// `wgpu`: PCA and the exact method's iterations on the GPU; Barnes-Hut stays on the CPU.
+    #[arg(long, default_value = "cpu", value_parser = parse_backend)]
+    backend: BackendKind,
+}
+
 #[derive(Debug, Subcommand)]
 enum BenchCommand {
     /// Forward passes per second on synthetic 227×227 images.
@@ -133,6 +191,13 @@ fn parse_positive(s: &str) -> Result<usize, String> {
     match s.parse::<usize>() {
         Ok(n) if n >= 1 => Ok(n),
         _ => Err(format!("`{s}` is not a positive whole number")),
+    }
+}
+
+fn parse_positive_f64(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v > 0.0 && v.is_finite() => Ok(v),
+        _ => Err(format!("`{s}` is not a positive number")),
     }
 }
 
@@ -171,6 +236,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
         Command::Classify(args) => classify::run(args),
         Command::Activations(args) => activations::run(args),
         Command::Train(args) => train::run(args),
+        Command::Tsne(args) => tsne::run(args),
         Command::Bench(BenchCommand::Inference(args)) => bench::inference(args),
     };
     match result {

@@ -4,5 +4,6 @@
 pub mod augment;
 pub mod dataset;
 pub mod image_input;
+pub mod matrix;
 pub mod sources;
 pub mod split;

@@ -1,0 +1,171 @@
+//! `layerlens tsne`: embed the rows of a matrix file in 2-D and write them as CSV.
+
+use std::fmt::Write as _;
+use std::time::Instant;
+
+use futures_lite::future::block_on;
+
+use super::TsneArgs;
+use super::common::read_file;
+use crate::backend::{BackendKind, native_device};
+use crate::data::matrix::{MatrixOptions, read_matrix};
+use crate::embed::runner::start;
+use crate::embed::{Init, Method, TsneConfig};
+
+/// The `--method` choices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum MethodArg {
+    /// Exact up to 2,000 points, Barnes-Hut above.
+    Auto,
+    /// Exact O(N²) gradient.
+    Exact,
+    /// Barnes-Hut, θ = --theta.
+    Bh,
+    /// FFT-accelerated interpolation (FIt-SNE): not implemented; refused with a message.
+    Fft,
+}
+
+/// The `--preset` choices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PresetArg {
+    Opentsne,
+    Matlab,
+}
+
+/// The `--init` choices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum InitArg {
+    Pca,
+    Random,
+}
+
+/// `--learning-rate auto|X`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum LearningRateArg {
+    /// max(N/12, 50) (Belkina et al. 2019).
+    Auto,
+    Fixed(f64),
+}
+
+pub fn parse_learning_rate(s: &str) -> Result<LearningRateArg, String> {
+    if s.eq_ignore_ascii_case("auto") {
+        return Ok(LearningRateArg::Auto);
+    }
+    match s.parse::<f64>() {
+        Ok(r) if r > 0.0 && r.is_finite() => Ok(LearningRateArg::Fixed(r)),
+        _ => Err(format!("`{s}` is neither `auto` nor a positive number")),
+    }
+}
+
+/// The configuration the flags describe for `n` points: the preset, then each flag given.
+pub fn config_from_args(args: &TsneArgs, n: usize) -> Result<TsneConfig, String> {
+    let mut c = match args.preset {
+        PresetArg::Opentsne => TsneConfig::opentsne(n),
+        PresetArg::Matlab => TsneConfig::matlab(),
+    };
+    if let Some(p) = args.perplexity {
+        c.perplexity = p;
+    }
+    if let Some(t) = args.iterations {
+        c.n_iter = t;
+    }
+    if let Some(x) = args.exaggeration {
+        c.exaggeration = x;
+    }
+    if let Some(t) = args.exaggeration_iterations {
+        c.exaggeration_iter = t;
+        c.momentum_switch_iter = t;
+    }
+    match args.learning_rate {
+        Some(LearningRateArg::Auto) => c.learning_rate = (n as f64 / 12.0).max(50.0),
+        Some(LearningRateArg::Fixed(r)) => c.learning_rate = r,
+        None => {}
+    }
+    match args.init {
+        Some(InitArg::Pca) => c.init = Init::Pca,
+        Some(InitArg::Random) => c.init = Init::Random,
+        None => {}
+    }
+    if let Some(d) = args.pca_components {
+        c.pca_dims = d;
+    }
+    if args.standardize {
+        c.standardize = true;
+    }
+    if let Some(theta) = args.theta {
+        c.theta = theta;
+    }
+    c.method = match args.method {
+        None => c.method,
+        Some(MethodArg::Auto) => Method::Auto,
+        Some(MethodArg::Exact) => Method::Exact,
+        Some(MethodArg::Bh) => Method::BarnesHut,
+        Some(MethodArg::Fft) => {
+            return Err("the FFT-accelerated method (FIt-SNE) is not implemented; use --method bh \
+                        (Barnes-Hut), which is as accurate on the sizes tested (README, t-SNE benchmarks)"
+                .into());
+        }
+    };
+    c.seed = args.seed;
+    c.progress_every = 50;
+    Ok(c)
+}
+
+pub fn run(args: TsneArgs) -> Result<(), String> {
+    let bytes = read_file(&args.input)?;
+    let options = MatrixOptions {
+        key: args.key.clone(),
+        label_column: args.label_column.clone(),
+        drop_columns: args.drop_columns.clone(),
+        missing_columns_ok: false,
+    };
+    let matrix = read_matrix(&bytes, &options).map_err(|e| format!("{}: {e}", args.input.display()))?;
+    drop(bytes);
+    let config = config_from_args(&args, matrix.n)?;
+    let device = match args.backend {
+        BackendKind::Cpu => None,
+        kind => Some(native_device(kind).map_err(|e| format!("backend {kind}: {e}"))?),
+    };
+    eprintln!("{}: {}", args.input.display(), matrix.description);
+    let started_at = Instant::now();
+    let started = block_on(start(&matrix.values, matrix.n, matrix.m, &config, device.as_ref()))
+        .map_err(|e| e.to_string())?;
+    let mut runner = started.runner;
+    let method = match started.method {
+        Method::Exact => "exact",
+        _ => "Barnes-Hut",
+    };
+    let place = if runner.on_device() { args.backend.label() } else { "CPU" };
+    eprintln!(
+        "{method} gradient on the {place}; PCA {}; P has {} entries; prepared in {:.2} s",
+        match (config.pca_dims > 0 && matrix.m > config.pca_dims, started.pca_on_device) {
+            (false, _) => "off".to_string(),
+            (true, true) => format!("to {} dimensions on {}", config.pca_dims, args.backend.label()),
+            (true, false) => format!("to {} dimensions on the CPU", config.pca_dims),
+        },
+        started.p_nnz,
+        started_at.elapsed().as_secs_f64()
+    );
+    let kl = loop {
+        let step = block_on(runner.step()).map_err(|e| e.to_string())?;
+        if let Some(kl) = step.kl {
+            if step.finished {
+                break kl;
+            }
+            eprintln!("iteration {}/{}  KL {kl:.4}", step.iteration, config.n_iter);
+        }
+    };
+    let y = runner.embedding();
+    let mut csv = String::with_capacity(y.len() * 12);
+    for p in y.chunks_exact(2) {
+        let _ = writeln!(csv, "{},{}", p[0], p[1]);
+    }
+    std::fs::write(&args.out, csv).map_err(|e| format!("cannot write {}: {e}", args.out.display()))?;
+    eprintln!(
+        "{} points embedded in {:.2} s; KL divergence {kl:.6} ({method}); wrote {}",
+        matrix.n,
+        started_at.elapsed().as_secs_f64(),
+        args.out.display()
+    );
+    Ok(())
+}
