@@ -34,6 +34,9 @@ pub enum Forces {
     Exact(ExactScratch),
     /// Barnes-Hut repulsion with opening angle θ, attraction from the sparse P.
     BarnesHut(BarnesHut, f64),
+    /// Computed by the caller and passed to [`Optimizer::step_with_forces`] (the device
+    /// optimiser); [`Optimizer::step`] must not be used.
+    External,
 }
 
 impl Forces {
@@ -65,6 +68,7 @@ impl Forces {
                 attraction(p, y, attr, want_log),
                 tree.repulsion(y, n, *theta, rep),
             ),
+            Forces::External => panic!("forces computed externally: use step_with_forces"),
         }
     }
 }
@@ -156,20 +160,51 @@ impl Optimizer {
         self.finished
     }
 
+    /// Whether the next step reports its KL (and so needs Σ P ln W from the forces), or
+    /// `None` once finished.
+    pub fn next_needs_log(&self) -> Option<bool> {
+        (!self.finished).then(|| {
+            StepReport::is_report_iteration(self.t, self.config.n_iter, self.config.progress_every)
+        })
+    }
+
     /// Evaluates the forces at the current embedding and, unless this was the final
     /// evaluation (t = n_iter), applies one update.
     pub fn step(&mut self) -> Result<StepReport, TsneError> {
-        let s = &self.config;
-        let t = self.t;
-        if self.finished {
-            return Ok(StepReport { iteration: t, kl: None, finished: true });
-        }
-        let n = self.p.n;
-        let last = t == s.n_iter;
-        let report = StepReport::is_report_iteration(t, s.n_iter, s.progress_every);
+        let Some(report) = self.next_needs_log() else {
+            return Ok(StepReport { iteration: self.t, kl: None, finished: true });
+        };
         let (sum_p_log_w, z) =
             self.forces
                 .eval(&self.p, &self.y, &mut self.attr, &mut self.rep, report);
+        self.advance(sum_p_log_w, z)
+    }
+
+    /// [`Self::step`] with forces computed elsewhere (on a GPU): the attraction A and
+    /// repulsion R (N×2 each, see `gradient.rs`), Σ P ln W (when
+    /// [`Self::next_needs_log`] said so) and Z, all at [`Self::embedding`].
+    pub fn step_with_forces(
+        &mut self,
+        attr: &[f64],
+        rep: &[f64],
+        sum_p_log_w: f64,
+        z: f64,
+    ) -> Result<StepReport, TsneError> {
+        if self.finished {
+            return Ok(StepReport { iteration: self.t, kl: None, finished: true });
+        }
+        self.attr.copy_from_slice(attr);
+        self.rep.copy_from_slice(rep);
+        self.advance(sum_p_log_w, z)
+    }
+
+    /// Reports, then updates the embedding from the forces in `attr` and `rep`.
+    fn advance(&mut self, sum_p_log_w: f64, z: f64) -> Result<StepReport, TsneError> {
+        let s = &self.config;
+        let t = self.t;
+        let n = self.p.n;
+        let last = t == s.n_iter;
+        let report = StepReport::is_report_iteration(t, s.n_iter, s.progress_every);
         if !(z.is_finite() && z > 0.0) {
             return Err(TsneError::Diverged { iteration: t });
         }

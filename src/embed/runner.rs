@@ -18,7 +18,7 @@ use super::{Features, Method, TsneConfig, cpu_optimizer, pca_target, prepare, pr
 pub enum Runner {
     /// f64 on the CPU (exact or Barnes-Hut).
     Cpu(Optimizer),
-    /// f32 exact gradient on a burn device.
+    /// Exact gradient: forces on a burn device (f32), update on the CPU (f64).
     Device(DeviceOptimizer),
 }
 
@@ -31,12 +31,13 @@ impl Runner {
         }
     }
 
-    /// The current embedding (the device's as of its last report), N×2 row-major.
+    /// The current embedding, N×2 row-major.
     pub fn embedding(&self) -> Vec<f32> {
-        match self {
-            Runner::Cpu(opt) => opt.embedding().iter().map(|&v| v as f32).collect(),
-            Runner::Device(opt) => opt.embedding().to_vec(),
-        }
+        let y = match self {
+            Runner::Cpu(opt) => opt.embedding(),
+            Runner::Device(opt) => opt.embedding(),
+        };
+        y.iter().map(|&v| v as f32).collect()
     }
 
     /// Updates applied so far.

@@ -76,6 +76,11 @@ impl Engine {
         info
     }
 
+    /// The page's device and its kind (for work that is not the network: t-SNE).
+    pub fn compute_device(&self) -> Result<(Device, BackendKind), String> {
+        self.0.borrow().backend.as_ref().map(|(d, info)| (d.clone(), info.kind)).ok_or_else(|| "the backend is still starting".into())
+    }
+
     fn device(&self) -> Result<Device, String> {
         self.0.borrow().backend.as_ref().map(|(d, _)| d.clone()).ok_or_else(|| "the backend is still starting".into())
     }

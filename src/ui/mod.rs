@@ -8,6 +8,8 @@ mod engine;
 mod images_panel;
 mod training_chart;
 mod training_panel;
+mod scatter;
+mod tsne_panel;
 mod weights_panel;
 
 use leptos::prelude::*;
@@ -18,6 +20,7 @@ use dataset_panel::{DataSetPanel, DataSetStatus};
 use engine::{BackendInfo, Engine, ModelSummary};
 use images_panel::ImagesPanel;
 use training_panel::TrainingPanel;
+use tsne_panel::TsnePanel;
 use weights_panel::WeightsPanel;
 
 /// Mounts the page on `<body>`.
@@ -68,6 +71,7 @@ fn App() -> impl IntoView {
             <ImagesPanel engine=engine.clone() />
             <DataSetPanel engine=engine.clone() status=data_set />
             <TrainingPanel engine=engine.clone() data_set=data_set model=model />
+            <TsnePanel engine=engine.clone() />
             <BenchPanel engine=engine backend=backend model=model />
         </main>
     }

@@ -1,0 +1,354 @@
+//! t-SNE of any matrix in the page: drop a CSV / NPY / safetensors file, set the
+//! parameters, and watch the map form; pause, resume, cancel, download the coordinates.
+
+use std::cell::Cell;
+use std::rc::Rc;
+
+use leptos::html::Canvas;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+use super::browser_files::{download, file_list_handlers, read_file_list, sleep_ms, yield_to_browser};
+use super::engine::Engine;
+use crate::backend::BackendKind;
+use crate::data::matrix::{Matrix, MatrixOptions, read_matrix};
+use crate::embed::runner::start;
+use crate::embed::{Init, Method, TsneConfig};
+
+/// Iterations between map updates (each one reads the embedding back from the GPU).
+const REPORT_EVERY: usize = 10;
+/// CPU iterations run back to back before the page gets the thread back.
+const CPU_SLICE_MS: f64 = 12.0;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Control {
+    Run,
+    Pause,
+    Cancel,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Phase {
+    Idle,
+    Preparing,
+    Running,
+    Paused,
+    Done { cancelled: bool },
+    Failed(String),
+}
+
+fn text_input(id: &'static str, label: &'static str, value: RwSignal<String>, size: u32) -> impl IntoView {
+    view! {
+        <label class="setting">{label}" "
+            <input id=id type="text" size=size prop:value=move || value.get()
+                on:input=move |ev| value.set(event_target_value(&ev)) />
+        </label>
+    }
+}
+
+fn select(id: &'static str, label: &'static str, value: RwSignal<String>, options: &'static [(&'static str, &'static str)]) -> impl IntoView {
+    view! {
+        <label class="setting">{label}" "
+            <select id=id on:change=move |ev| value.set(event_target_value(&ev))>
+                {options.iter().map(|(v, text)| view! {
+                    <option value=*v selected=move || value.get() == *v>{*text}</option>
+                }).collect_view()}
+            </select>
+        </label>
+    }
+}
+
+fn clock() -> f64 {
+    web_sys::window().and_then(|w| w.performance()).map(|p| p.now()).unwrap_or(0.0)
+}
+
+/// The settings as typed, turned into a configuration for `n` points.
+#[derive(Clone, Copy)]
+struct Settings {
+    preset: RwSignal<String>,
+    perplexity: RwSignal<String>,
+    iterations: RwSignal<String>,
+    learning_rate: RwSignal<String>,
+    method: RwSignal<String>,
+    init: RwSignal<String>,
+    pca: RwSignal<String>,
+    seed: RwSignal<String>,
+}
+
+impl Settings {
+    fn config(&self, n: usize) -> Result<TsneConfig, String> {
+        fn number<T: std::str::FromStr>(what: &str, text: String) -> Result<T, String> {
+            text.trim().parse().map_err(|_| format!("{what}: `{text}` is not a valid number"))
+        }
+        let mut c = if self.preset.get_untracked() == "matlab" { TsneConfig::matlab() } else { TsneConfig::opentsne(n) };
+        c.perplexity = number("perplexity", self.perplexity.get_untracked())?;
+        c.n_iter = number("iterations", self.iterations.get_untracked())?;
+        let rate = self.learning_rate.get_untracked();
+        if !rate.trim().eq_ignore_ascii_case("auto") {
+            c.learning_rate = number("learning rate", rate)?;
+        } else {
+            c.learning_rate = (n as f64 / 12.0).max(50.0);
+        }
+        c.method = match self.method.get_untracked().as_str() {
+            "exact" => Method::Exact,
+            "bh" => Method::BarnesHut,
+            _ => Method::Auto,
+        };
+        c.init = if self.init.get_untracked() == "random" { Init::Random } else { Init::Pca };
+        c.pca_dims = number("PCA components", self.pca.get_untracked())?;
+        c.seed = number("seed", self.seed.get_untracked())?;
+        c.progress_every = REPORT_EVERY;
+        Ok(c)
+    }
+
+    /// Resets the fields to a preset's values.
+    fn apply_preset(&self, preset: &str) {
+        let c = if preset == "matlab" { TsneConfig::matlab() } else { TsneConfig::opentsne(0) };
+        self.perplexity.set(format!("{}", c.perplexity));
+        self.iterations.set(format!("{}", c.n_iter));
+        self.learning_rate.set(if preset == "matlab" { "500".into() } else { "auto".into() });
+        self.method.set(if preset == "matlab" { "bh".into() } else { "auto".into() });
+        self.init.set(if preset == "matlab" { "random".into() } else { "pca".into() });
+        self.pca.set(format!("{}", c.pca_dims));
+    }
+}
+
+/// Distinct labels in order of first appearance, and each row's index among them.
+fn classes_of(labels: &[String]) -> (Vec<String>, Vec<usize>) {
+    let mut names: Vec<String> = Vec::new();
+    let index = labels
+        .iter()
+        .map(|l| match names.iter().position(|n| n == l) {
+            Some(i) => i,
+            None => {
+                names.push(l.clone());
+                names.len() - 1
+            }
+        })
+        .collect();
+    (names, index)
+}
+
+#[component]
+pub fn TsnePanel(engine: Engine) -> impl IntoView {
+    let settings = Settings {
+        preset: RwSignal::new("opentsne".to_string()),
+        perplexity: RwSignal::new("30".to_string()),
+        iterations: RwSignal::new("1000".to_string()),
+        learning_rate: RwSignal::new("auto".to_string()),
+        method: RwSignal::new("auto".to_string()),
+        init: RwSignal::new("pca".to_string()),
+        pca: RwSignal::new("50".to_string()),
+        seed: RwSignal::new("0".to_string()),
+    };
+    let label_column = RwSignal::new("label".to_string());
+    let drop_columns = RwSignal::new("index".to_string());
+    let backend_choice = RwSignal::new("page".to_string());
+
+    let file = StoredValue::new_local(None::<(String, Vec<u8>)>);
+    let summary = RwSignal::new(None::<Result<String, String>>);
+    let phase = RwSignal::new(Phase::Idle);
+    let progress = RwSignal::new(String::new());
+    let placement = RwSignal::new(String::new());
+    let iteration = RwSignal::new(0usize);
+    let kl = RwSignal::new(f64::NAN);
+    let coords = RwSignal::new(Vec::<f32>::new());
+    let classes = RwSignal::new((Vec::<String>::new(), Vec::<usize>::new()));
+    let frames = RwSignal::new(0usize);
+    let control = Rc::new(Cell::new(Control::Run));
+
+    let options = move || MatrixOptions {
+        key: None,
+        label_column: Some(label_column.get_untracked()).filter(|s| !s.trim().is_empty()),
+        drop_columns: drop_columns.get_untracked().split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect(),
+        missing_columns_ok: true,
+    };
+    let parse = move || -> Result<(String, Matrix), String> {
+        let (name, bytes) = file.get_value().ok_or("drop a matrix file first")?;
+        read_matrix(&bytes, &options()).map(|m| (name.clone(), m)).map_err(|e| format!("{name}: {e}"))
+    };
+
+    let take_files = move |files: Vec<web_sys::File>| {
+        spawn_local(async move {
+            let Some(loaded) = read_file_list(files).await.into_iter().next() else { return };
+            match loaded {
+                Ok(f) => {
+                    file.set_value(Some((f.name, f.bytes)));
+                    summary.set(Some(parse().map(|(name, m)| {
+                        let labels = m.labels.as_ref().map(|l| format!(", {} labels", classes_of(l).0.len())).unwrap_or_default();
+                        format!("{name}: {}{labels}", m.description)
+                    })));
+                }
+                Err(e) => summary.set(Some(Err(e))),
+            }
+        });
+    };
+    let (on_drop, on_pick) = file_list_handlers(take_files);
+
+    let canvas = NodeRef::<Canvas>::new();
+    Effect::new(move || {
+        let points = coords.get();
+        let (_, index) = classes.get();
+        if let Some(canvas) = canvas.get() {
+            super::scatter::draw(&canvas, &points, (index.len() * 2 == points.len()).then_some(&index[..]));
+            frames.update_untracked(|f| *f += 1);
+            let _ = canvas.set_attribute("data-frames", &frames.get_untracked().to_string());
+        }
+    });
+
+    let run = {
+        let control = control.clone();
+        move |_| {
+            let (name, matrix) = match parse() {
+                Ok(m) => m,
+                Err(e) => return phase.set(Phase::Failed(e)),
+            };
+            let config = match settings.config(matrix.n) {
+                Ok(c) => c,
+                Err(e) => return phase.set(Phase::Failed(e)),
+            };
+            let device = match engine.compute_device() {
+                Ok((device, BackendKind::Wgpu)) if backend_choice.get_untracked() == "page" => Some(device),
+                Ok(_) => None,
+                Err(e) => return phase.set(Phase::Failed(e)),
+            };
+            classes.set(matrix.labels.as_deref().map(classes_of).unwrap_or_default());
+            coords.set(Vec::new());
+            iteration.set(0);
+            kl.set(f64::NAN);
+            control.set(Control::Run);
+            phase.set(Phase::Preparing);
+            progress.set(format!("{name}: PCA and affinities for {} points…", matrix.n));
+            let control = control.clone();
+            spawn_local(async move {
+                yield_to_browser().await;
+                let started_at = clock();
+                let result: Result<bool, String> = async {
+                    let started = start(&matrix.values, matrix.n, matrix.m, &config, device.as_ref()).await.map_err(|e| e.to_string())?;
+                    let mut runner = started.runner;
+                    placement.set(format!(
+                        "{} gradient on the {}{}; P has {} entries",
+                        if started.method == Method::Exact { "exact" } else { "Barnes-Hut" },
+                        if runner.on_device() { "GPU (WebGPU)" } else { "CPU" },
+                        if started.pca_on_device { ", PCA on the GPU (WebGPU)" } else { "" },
+                        started.p_nnz
+                    ));
+                    coords.set(runner.embedding());
+                    let mut slice_start = clock();
+                    loop {
+                        while control.get() == Control::Pause {
+                            phase.set(Phase::Paused);
+                            sleep_ms(100).await;
+                        }
+                        if control.get() == Control::Cancel {
+                            return Ok(true);
+                        }
+                        phase.set(Phase::Running);
+                        let step = runner.step().await.map_err(|e| e.to_string())?;
+                        if let Some(value) = step.kl {
+                            iteration.set(step.iteration);
+                            kl.set(value);
+                            coords.set(runner.embedding());
+                            progress.set(format!(
+                                "iteration {}/{}, KL {value:.4}, {:.1} s",
+                                step.iteration, config.n_iter, (clock() - started_at) / 1e3
+                            ));
+                        }
+                        if step.finished {
+                            return Ok(false);
+                        }
+                        if (runner.on_device() && step.kl.is_some()) || clock() - slice_start > CPU_SLICE_MS {
+                            yield_to_browser().await;
+                            slice_start = clock();
+                        }
+                    }
+                }
+                .await;
+                match result {
+                    Ok(cancelled) => {
+                        if cancelled {
+                            progress.update(|p| p.push_str(" — cancelled"));
+                        } else {
+                            progress.update(|p| p.push_str(" — done"));
+                        }
+                        phase.set(Phase::Done { cancelled });
+                    }
+                    Err(e) => phase.set(Phase::Failed(e)),
+                }
+            });
+        }
+    };
+    let pause = {
+        let control = control.clone();
+        move |_| control.set(if control.get() == Control::Pause { Control::Run } else { Control::Pause })
+    };
+    let cancel = move |_| control.set(Control::Cancel);
+    let busy = move || matches!(phase.get(), Phase::Preparing | Phase::Running | Phase::Paused);
+    let save = move |_| {
+        let text: String = coords.with_untracked(|c| c.chunks_exact(2).map(|p| format!("{},{}\n", p[0], p[1])).collect());
+        let _ = download("layerlens-tsne.csv", text.as_bytes(), "text/csv");
+    };
+
+    view! {
+        <section id="tsne" class="panel drop-zone" on:dragover=|ev: web_sys::DragEvent| ev.prevent_default() on:drop=on_drop>
+            <h2>"5. t-SNE map of a matrix"</h2>
+            <p>"Drop a matrix (CSV with one row per observation, .npy, or a one-tensor .safetensors), or "
+                <label class="button">"choose a file"
+                    <input id="tsne-input" type="file" accept=".csv,.tsv,.txt,.npy,.safetensors" on:change=on_pick />
+                </label>". A label column colours the points."
+            </p>
+            <p id="tsne-summary" class=move || if matches!(summary.get(), Some(Err(_))) { "status error" } else { "status" }>
+                {move || match summary.get() { Some(Ok(s)) | Some(Err(s)) => s, None => String::new() }}
+            </p>
+            <div class="settings">
+                <label class="setting">"preset "
+                    <select id="tsne-preset" on:change=move |ev| {
+                        let preset = event_target_value(&ev);
+                        settings.apply_preset(&preset);
+                        settings.preset.set(preset);
+                    }>
+                        <option value="opentsne">"openTSNE"</option>
+                        <option value="matlab">"MATLAB"</option>
+                    </select>
+                </label>
+                {text_input("tsne-perplexity", "perplexity", settings.perplexity, 5)}
+                {text_input("tsne-iterations", "iterations", settings.iterations, 6)}
+                {text_input("tsne-learning-rate", "learning rate", settings.learning_rate, 6)}
+                {select("tsne-method", "method", settings.method, &[("auto", "auto"), ("exact", "exact"), ("bh", "Barnes-Hut")])}
+                {select("tsne-init", "initialisation", settings.init, &[("pca", "PCA"), ("random", "random")])}
+                {text_input("tsne-pca", "PCA components (0 = off)", settings.pca, 4)}
+                {text_input("tsne-seed", "seed", settings.seed, 5)}
+                {text_input("tsne-label-column", "label column", label_column, 8)}
+                {text_input("tsne-drop-columns", "ignore columns", drop_columns, 8)}
+                {select("tsne-backend", "run on", backend_choice, &[("page", "the page's backend"), ("cpu", "the CPU")])}
+            </div>
+            <p>
+                <button id="tsne-run" on:click=run disabled=move || busy()>"Run t-SNE"</button>" "
+                <button id="tsne-pause" on:click=pause disabled=move || !busy()>
+                    {move || if phase.get() == Phase::Paused { "Resume" } else { "Pause" }}
+                </button>" "
+                <button id="tsne-cancel" on:click=cancel disabled=move || !busy()>"Cancel"</button>" "
+                <button id="tsne-download" on:click=save disabled=move || !matches!(phase.get(), Phase::Done { .. })>"Download coordinates (CSV)"</button>
+            </p>
+            <p id="tsne-placement" class="status">{move || placement.get()}</p>
+            <p id="tsne-progress" class="status" data-iteration=move || iteration.get() data-kl=move || kl.get()
+                data-state=move || match phase.get() {
+                    Phase::Idle => "idle", Phase::Preparing => "preparing", Phase::Running => "running",
+                    Phase::Paused => "paused", Phase::Done { cancelled: true } => "cancelled",
+                    Phase::Done { cancelled: false } => "done", Phase::Failed(_) => "failed",
+                }>
+                {move || progress.get()}
+            </p>
+            {move || match phase.get() {
+                Phase::Failed(e) => view! { <p id="tsne-error" class="status error">{e}</p> }.into_any(),
+                _ => ().into_any(),
+            }}
+            <canvas node_ref=canvas id="tsne-map" width="560" height="560" data-frames="0"></canvas>
+            <p id="tsne-legend" class="legend">
+                {move || classes.with(|(names, _)| names.iter().enumerate().map(|(i, name)| view! {
+                    <span class="legend-item"><span class=format!("swatch c{}", i % 10)></span>{name.clone()}</span>
+                }).collect_view())}
+            </p>
+        </section>
+    }
+}
