@@ -59,3 +59,48 @@ async fn webgpu_matches_onnxruntime_in_the_browser() {
     log(&format!("WebGPU adapter: {adapter}"));
     check_against_reference(&device, 10.0, "WebGPU").await;
 }
+
+/// The exact t-SNE's forces on WebGPU equal the CPU's f64 kernels in the browser, with
+/// the tolerances of the native test (`tests/tsne_device.rs`): at the CPU run's state after
+/// 0, 50 and 250 iterations the gradient within 1e-4 of its parts' size, Z within 1e-5
+/// (relative), Σ P ln W within 1e-5 (absolute); and over the first 5 iterations every KL
+/// within 1e-6 (later the f32 and f64 trajectories part: the exaggeration phase is chaotic).
+#[wasm_bindgen_test]
+async fn webgpu_tsne_forces_match_the_cpu_in_the_browser() {
+    use layerlens::embed::device_exact::DeviceOptimizer;
+    use layerlens::embed::{Method, TsneConfig, cpu_optimizer, prepare, reduce};
+    let (device, _) = webgpu_device().await.expect("a WebGPU adapter");
+    let (n, m) = (240, 12);
+    // Four separated groups with a deterministic spread (no RNG needed in the browser).
+    let x: Vec<f32> = (0..n * m)
+        .map(|k| {
+            let (i, j) = (k / m, k % m);
+            ((i % 4) * 6) as f32 * if j % 2 == 0 { 1.0 } else { -0.5 } + ((k * 7919) % 97) as f32 / 97.0
+        })
+        .collect();
+    let config = TsneConfig { n_iter: 250, progress_every: 1, method: Method::Exact, ..TsneConfig::opentsne(n) };
+    let prepared = prepare(reduce(&x, n, m, &config), &config);
+    let start = now();
+    let probe = DeviceOptimizer::new(prepared.clone(), &device).unwrap();
+    let mut cpu = cpu_optimizer(prepared.clone());
+    for t in 0..=250 {
+        if [0, 50, 250].contains(&t) {
+            let a = probe.agreement_with_cpu(cpu.embedding()).await.unwrap();
+            log(&format!("WebGPU t-SNE forces at iteration {t}: {a:?}"));
+            assert!(a.gradient_rel_l2 < 1e-4, "iteration {t}: gradient differs by {:e}", a.gradient_rel_l2);
+            assert!(a.z_rel < 1e-5 && a.p_log_w_abs < 1e-5, "iteration {t}: {a:?}");
+        }
+        cpu.step().unwrap();
+    }
+    let mut cpu = cpu_optimizer(prepared.clone());
+    let mut gpu = DeviceOptimizer::new(prepared, &device).unwrap();
+    let mut worst_kl = 0.0f64;
+    for _ in 0..5 {
+        let (a, b) = (cpu.step().unwrap(), gpu.step().await.unwrap());
+        if let (Some(ka), Some(kb)) = (a.kl, b.kl) {
+            worst_kl = worst_kl.max(((ka - kb) / ka).abs());
+        }
+    }
+    log(&format!("WebGPU t-SNE: first 5 iterations' KL within {worst_kl:.2e}; {:.1} s in all", (now() - start) / 1e3));
+    assert!(worst_kl < 1e-6, "KL differs by {worst_kl:e}");
+}

@@ -10,8 +10,8 @@
 //!   1 + ‖y_i − y_j‖² = a_i · b_j   with a_i = (y_i, ‖y_i‖², 1), b_j = (−2y_j, 1, 1 + ‖y_j‖²)
 //!   W_B = 1 / (A_B Bᵀ)                          (|B|×N, one matmul and one reciprocal)
 //!   for K = P∘W and K = W∘W: Σ_j K_ij, Σ_j K_ij x_j, Σ_j K_ij y_j   (row reductions)
-//!   Σ W_B                                       (for Z)
-//! and one read brings back 6 numbers per row plus Z (and Σ P ln W on report
+//!   Σ_j W_ij per row                            (for Z, summed in f64 on the CPU)
+//! and one read brings back 7 numbers per row (8 with Σ_j P_ij ln W_ij on report
 //! iterations); the CPU forms A_i = y_i Σ_j P_ij W_ij − Σ_j P_ij W_ij y_j and likewise
 //! R_i. About 16 passes over |B|×N per block instead of the ~35 a term-by-term
 //! formulation needs (measured on lavapipe, N = 1,797: a [N,N]·[N,3] matmul costs 100 ms,
@@ -25,6 +25,7 @@
 use burn::prelude::*;
 
 use super::affinity::SparseP;
+use super::gradient::{ExactScratch, attraction, exact_repulsion};
 use super::optimizer::{Forces, Optimizer, StepReport};
 use super::{Prepared, TsneError};
 use crate::backend::{BackendError, read_f32};
@@ -48,6 +49,33 @@ pub enum DeviceTsneError {
         "the exact method on the GPU stores P densely and takes at most {max} points, not {n}; use Barnes-Hut"
     )]
     TooManyPoints { n: usize, max: usize },
+}
+
+/// The parts of the exact gradient at one embedding (see `gradient.rs`):
+/// ∂C/∂y = 4 (α A − R / Z).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeviceForces {
+    /// A_i = Σ_j P_ij W_ij (y_i − y_j), N×2.
+    pub attraction: Vec<f64>,
+    /// R_i = Σ_j W_ij² (y_i − y_j), N×2.
+    pub repulsion: Vec<f64>,
+    /// Σ P_ij ln W_ij (0 unless asked for).
+    pub sum_p_log_w: f64,
+    /// Z = Σ_{i≠j} W_ij.
+    pub z: f64,
+}
+
+/// How far the device's forces are from the CPU's f64 kernels at one embedding.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ForceAgreement {
+    /// ‖g_device − g_cpu‖₂ of the gradient g = 4 (A − R / Z), relative to the size of
+    /// its two parts, ‖ |4A| + |4R/Z| ‖₂: near an optimum they cancel and g itself is
+    /// small, so the parts are what f32 rounding scales with.
+    pub gradient_rel_l2: f64,
+    /// |Z_device − Z_cpu| / Z_cpu.
+    pub z_rel: f64,
+    /// |Σ P ln W (device) − (CPU)|: an absolute error of the KL.
+    pub p_log_w_abs: f64,
 }
 
 /// Exact-gradient t-SNE with the forces on a device.
@@ -133,6 +161,38 @@ impl DeviceOptimizer {
         &self.device
     }
 
+    /// The forces at any embedding `y` (N×2), computed on the device: what
+    /// [`Self::step`] uses, open so tests can hold them against the CPU kernels at the
+    /// same point (trajectories of f32 and f64 runs part after a few iterations: the
+    /// gains rule amplifies rounding, so comparing them says little about the forces).
+    pub async fn forces_at(&self, y: &[f64], want_log: bool) -> Result<DeviceForces, BackendError> {
+        let (attraction, repulsion, sum_p_log_w, z) = self.forces(y, want_log).await?;
+        Ok(DeviceForces { attraction, repulsion, sum_p_log_w, z })
+    }
+
+    /// Compares the device's forces at `y` with the CPU's f64 exact kernels — the check
+    /// that a shader a browser silently rejected (zeros) or miscompiled cannot pass.
+    pub async fn agreement_with_cpu(&self, y: &[f64]) -> Result<ForceAgreement, BackendError> {
+        let dev = self.forces_at(y, true).await?;
+        let p = self.cpu.affinities();
+        let mut attr = vec![0.0f64; 2 * self.n];
+        let mut rep = vec![0.0f64; 2 * self.n];
+        let p_log_w = attraction(p, y, &mut attr, true);
+        let z = exact_repulsion(y, self.n, &mut ExactScratch::default(), &mut rep);
+        let (mut diff, mut scale) = (0.0f64, 0.0f64);
+        for k in 0..2 * self.n {
+            let (a, r) = (4.0 * attr[k], 4.0 * rep[k] / z);
+            let g_dev = 4.0 * (dev.attraction[k] - dev.repulsion[k] / dev.z);
+            diff += (g_dev - (a - r)).powi(2);
+            scale += (a.abs() + r.abs()).powi(2);
+        }
+        Ok(ForceAgreement {
+            gradient_rel_l2: (diff / scale).sqrt(),
+            z_rel: ((dev.z - z) / z).abs(),
+            p_log_w_abs: (dev.sum_p_log_w - p_log_w).abs(),
+        })
+    }
+
     /// Forces at `y` on the device: (A, R, Σ P ln W, Z), one read-back.
     async fn forces(&self, y: &[f64], want_log: bool) -> Result<(Vec<f64>, Vec<f64>, f64, f64), BackendError> {
         let n = self.n;
@@ -158,9 +218,11 @@ impl DeviceOptimizer {
                 .collect();
             let a = Tensor::<2>::from_data(TensorData::new(a, [rows, 4]), &self.device);
             let w = a.matmul(b_t.clone()).recip();
-            let mut sums = vec![w.clone().sum()];
+            // Row sums, added up in f64 on the CPU: Z sums N² terms, too many for one
+            // f32 accumulator to keep the KL's fifth digit.
+            let mut sums = vec![w.clone().sum_dim(1).reshape([rows])];
             if want_log {
-                sums.push((p.clone() * w.clone().log()).sum());
+                sums.push((p.clone() * w.clone().log()).sum_dim(1).reshape([rows]));
             }
             for k in [p.clone() * w.clone(), w.square()] {
                 parts.push(k.clone().sum_dim(1).reshape([rows]));
@@ -185,11 +247,11 @@ impl DeviceOptimizer {
                 }
                 at += 3 * rows;
             }
-            w_sum += values[at] as f64;
-            at += 1;
+            w_sum += values[at..at + rows].iter().map(|&v| v as f64).sum::<f64>();
+            at += rows;
             if want_log {
-                p_log_w += values[at] as f64;
-                at += 1;
+                p_log_w += values[at..at + rows].iter().map(|&v| v as f64).sum::<f64>();
+                at += rows;
             }
         }
         // Σ_{i≠j} W_ij: the diagonal's W_ii = 1 is left out.

@@ -225,19 +225,16 @@ pub(crate) fn read_labelled_csv(path: &std::path::Path) -> (Vec<f32>, usize, usi
     (x, n, m, labels)
 }
 
-/// Test 6 (opt-in): the default preset on the digits data (1,797 × 64), exact and
-/// Barnes-Hut. Set `LAYERLENS_DIGITS_CSV` to the CSV (header `index,label,p0..p63`) and
-/// run `cargo test --release -- --ignored digits_quality --nocapture`. Writes
+/// The default preset on the digits data (`tests/fixtures/digits.csv`, 1,797 × 64, or
+/// `LAYERLENS_DIGITS_CSV`), exact and Barnes-Hut (a few seconds in `--release`). Writes
 /// `tsne_digits_{exact,bh}.csv` to `LAYERLENS_TSNE_OUT` (default: the temp directory)
 /// for scoring with `tsne_metrics.py`, and checks the exact KL (against P over all pairs
 /// of the raw data, perplexity 30) and the leave-one-out 5-NN accuracy in Rust.
 #[test]
-#[ignore = "needs LAYERLENS_DIGITS_CSV; run in --release"]
 fn digits_quality() {
-    let Ok(path) = std::env::var("LAYERLENS_DIGITS_CSV") else {
-        eprintln!("LAYERLENS_DIGITS_CSV not set; skipping");
-        return;
-    };
+    let path = std::env::var("LAYERLENS_DIGITS_CSV").unwrap_or_else(|_| {
+        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/digits.csv").to_string()
+    });
     let out_dir = std::env::var("LAYERLENS_TSNE_OUT")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|_| std::env::temp_dir());

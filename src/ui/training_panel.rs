@@ -8,23 +8,17 @@ use leptos::html::Canvas;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use super::browser_files::{download, sleep_ms, yield_to_browser};
+use super::browser_files::{download, yield_to_browser};
 use super::dataset_panel::DataSetStatus;
 use super::ModelStatus;
 use super::engine::Engine;
+use super::run_control::{Control, keep_going};
 use crate::analysis::confusion::ConfusionMatrix;
 use crate::data::augment::Augmentation;
 use crate::model::export::export_weights;
 use crate::model::weights::weights_to_safetensors;
 use crate::train::{EpochMetrics, IterationMetrics, StepOutcome, TrainConfig, Trainer};
 
-/// Between iterations the loop looks at this to pause or stop.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Control {
-    Run,
-    Pause,
-    Cancel,
-}
 
 /// The training's state as shown.
 #[derive(Debug, Clone, PartialEq)]
@@ -136,11 +130,7 @@ pub fn TrainingPanel(engine: Engine, data_set: RwSignal<DataSetStatus>, model: R
                 let mut cancelled = false;
                 let result: Result<(), String> = async {
                     loop {
-                        while control.get() == Control::Pause {
-                            phase.set(Phase::Paused);
-                            sleep_ms(100).await;
-                        }
-                        if control.get() == Control::Cancel {
+                        if !keep_going(&control, || phase.set(Phase::Paused)).await {
                             cancelled = true;
                             break;
                         }
@@ -202,7 +192,7 @@ pub fn TrainingPanel(engine: Engine, data_set: RwSignal<DataSetStatus>, model: R
     };
     let pause = {
         let control = control.clone();
-        move |_| control.set(if control.get() == Control::Pause { Control::Run } else { Control::Pause })
+        move |_| control.set(control.get().toggled())
     };
     let cancel = move |_| control.set(Control::Cancel);
     let running = move || matches!(phase.get(), Phase::Running | Phase::Paused);

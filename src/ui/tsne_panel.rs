@@ -8,8 +8,9 @@ use leptos::html::Canvas;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use super::browser_files::{download, file_list_handlers, read_file_list, sleep_ms, yield_to_browser};
+use super::browser_files::{download, file_list_handlers, read_file_list, yield_to_browser};
 use super::engine::Engine;
+use super::run_control::{Control, keep_going};
 use crate::backend::BackendKind;
 use crate::data::matrix::{Matrix, MatrixOptions, read_matrix};
 use crate::embed::runner::start;
@@ -20,12 +21,6 @@ const REPORT_EVERY: usize = 10;
 /// CPU iterations run back to back before the page gets the thread back.
 const CPU_SLICE_MS: f64 = 12.0;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Control {
-    Run,
-    Pause,
-    Cancel,
-}
 
 #[derive(Debug, Clone, PartialEq)]
 enum Phase {
@@ -236,11 +231,7 @@ pub fn TsnePanel(engine: Engine) -> impl IntoView {
                     coords.set(runner.embedding());
                     let mut slice_start = clock();
                     loop {
-                        while control.get() == Control::Pause {
-                            phase.set(Phase::Paused);
-                            sleep_ms(100).await;
-                        }
-                        if control.get() == Control::Cancel {
+                        if !keep_going(&control, || phase.set(Phase::Paused)).await {
                             return Ok(true);
                         }
                         phase.set(Phase::Running);
@@ -280,7 +271,7 @@ pub fn TsnePanel(engine: Engine) -> impl IntoView {
     };
     let pause = {
         let control = control.clone();
-        move |_| control.set(if control.get() == Control::Pause { Control::Run } else { Control::Pause })
+        move |_| control.set(control.get().toggled())
     };
     let cancel = move |_| control.set(Control::Cancel);
     let busy = move || matches!(phase.get(), Phase::Preparing | Phase::Running | Phase::Paused);
