@@ -1,0 +1,102 @@
+// The tab's memory with a large labelled data set loaded (issue: "a 1,000-photo set of
+// multi-megapixel JPEGs fits comfortably — measure and report the tab's memory").
+//
+//   node benches/dataset_memory.mjs [--count 1000] [--width 3000] [--height 2000] [--classes 4]
+//
+// Makes COUNT JPEGs (quality 90, a smooth gradient with mild noise and a few shapes, so they
+// compress like photos) in CLASSES folders under a temporary directory, with Pillow from the
+// Python environment of benches/tsne_bench.sh (installs it there from PyPI if missing); picks
+// the folder with the page's folder picker in headless Chromium (CPU backend); waits for the
+// summary; then reports the page's memory: the JS heap (CDP Runtime.getHeapUsage), the wasm
+// linear memory (where the data set lives), and the resident set size of the renderer
+// processes (the tab as the operating system sees it). Needs dist/ (./scripts/serve builds it).
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync, readdirSync, statSync, existsSync } from "node:fs";
+import { homedir, tmpdir } from "node:os";
+import { join } from "node:path";
+import { launchChromium, serveDist, waitForBackend } from "../tests/e2e/helpers.mjs";
+
+const arg = (name, fallback) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? Number(process.argv[i + 1]) : fallback;
+};
+const count = arg("count", 1000), width = arg("width", 3000), height = arg("height", 2000), classes = arg("classes", 4);
+
+const venv = process.env.LAYERLENS_BENCH_VENV || join(homedir(), ".cache/layerlens/bench-venv");
+if (!existsSync(join(venv, "bin/python"))) execFileSync("python3", ["-m", "venv", venv], { stdio: "inherit" });
+const python = join(venv, "bin/python");
+try {
+  execFileSync(python, ["-c", "import PIL, numpy"], { stdio: "ignore" });
+} catch {
+  execFileSync(join(venv, "bin/pip"), ["install", "--quiet", "pillow", "numpy"], { stdio: "inherit" });
+}
+
+const dir = mkdtempSync(join(tmpdir(), "layerlens-photos-"));
+console.log(`making ${count} JPEGs of ${width}×${height} in ${dir} …`);
+execFileSync(python, ["-c", `
+import numpy as np, os, sys
+from PIL import Image, ImageDraw
+count, w, h, k, out = ${count}, ${width}, ${height}, ${classes}, ${JSON.stringify(dir)}
+rng = np.random.default_rng(0)
+yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+bases = [np.stack([(xx / w) * 200 + 30 * c, (yy / h) * 180, ((xx + yy) / (w + h)) * 220], -1) for c in range(k)]
+noise = rng.normal(0, 6, (h, w, 3)).astype(np.float32)
+for i in range(count):
+    c = i % k
+    os.makedirs(f"{out}/class{c}", exist_ok=True)
+    shifted = np.roll(noise, (int(rng.integers(0, h)), int(rng.integers(0, w))), axis=(0, 1))
+    img = np.clip(bases[c] + shifted, 0, 255).astype(np.uint8)
+    im = Image.fromarray(img)
+    d = ImageDraw.Draw(im)
+    for _ in range(6):
+        x0, y0 = int(rng.integers(0, w - 200)), int(rng.integers(0, h - 200))
+        d.ellipse([x0, y0, x0 + int(rng.integers(50, 600)), y0 + int(rng.integers(50, 600))], fill=tuple(int(v) for v in rng.integers(0, 255, 3)))
+    im.save(f"{out}/class{c}/photo{i:04d}.jpg", quality=90)
+`], { stdio: "inherit" });
+let bytes = 0;
+for (const c of readdirSync(dir)) for (const f of readdirSync(join(dir, c))) bytes += statSync(join(dir, c, f)).size;
+console.log(`${count} files, ${(bytes / 1e6).toFixed(0)} MB on disk (${(bytes / count / 1e6).toFixed(2)} MB each)`);
+
+const rendererRss = () => {
+  const out = execFileSync("ps", ["-eo", "rss,args"], { encoding: "utf8" });
+  return out.split("\n").filter((l) => l.includes("--type=renderer")).reduce((s, l) => s + Number(l.trim().split(/\s+/)[0]) * 1024, 0);
+};
+
+const server = await serveDist();
+const browser = await launchChromium();
+try {
+  const page = await browser.newPage();
+  const cdp = await page.context().newCDPSession(page);
+  // trunk announces the instantiated module: keep it to read the wasm memory's size.
+  await page.addInitScript(() => addEventListener("TrunkApplicationStarted", (e) => { window.__layerlensWasm = e.detail.wasm; }));
+  await page.goto(server.url + "?backend=cpu");
+  await waitForBackend(page);
+  const heap = async () => {
+    await cdp.send("HeapProfiler.collectGarbage");
+    return cdp.send("Runtime.getHeapUsage");
+  };
+  const wasmBytes = () => page.evaluate(() => window.__layerlensWasm?.memory?.buffer.byteLength ?? 0);
+  const before = await heap();
+  const wasmBefore = await wasmBytes();
+  const rssBefore = rendererRss();
+  const t0 = Date.now();
+  await page.setInputFiles("#dataset-folder-input", dir);
+  await page.waitForSelector("#dataset-summary, .status.error", { timeout: 3_600_000 });
+  const seconds = (Date.now() - t0) / 1e3;
+  const after = await heap();
+  const wasmAfter = await wasmBytes();
+  const rssAfter = rendererRss();
+  const mb = (v) => `${(v / 1e6).toFixed(0)} MB`;
+  const shown = await page.$eval("#dataset-summary", (p) => p.textContent).catch(() => "no summary");
+  console.log(`loaded in ${seconds.toFixed(0)} s: ${shown}`);
+  console.log(`| | before | after ${count} photos |`);
+  console.log(`|---|---:|---:|`);
+  console.log(`| JS heap used | ${mb(before.usedSize)} | ${mb(after.usedSize)} |`);
+  console.log(`| wasm linear memory | ${mb(wasmBefore)} | ${mb(wasmAfter)} |`);
+  console.log(`| renderer processes' RSS | ${mb(rssBefore)} | ${mb(rssAfter)} |`);
+  console.log(`(encoded files: ${mb(bytes)})`);
+} finally {
+  await browser.close();
+  await server.close();
+  rmSync(dir, { recursive: true, force: true });
+}
