@@ -25,7 +25,7 @@ pub enum TensorFileError {
 pub fn looks_like_safetensors(bytes: &[u8]) -> bool {
     bytes.len() >= 10 && bytes[8] == b'{' && {
         let header_len = u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes"));
-        header_len >= 2 && header_len < 100_000_000
+        (2..100_000_000).contains(&header_len)
     }
 }
 

@@ -216,7 +216,7 @@ fn tsne_reads_npy_and_safetensors_keys() {
     let values: Vec<f32> = (0..120 * 8).map(|k| ((k / 8) % 3) as f32 * 5.0 + ((k * 7919) % 13) as f32 * 0.1).collect();
     let mut npy = b"\x93NUMPY\x01\x00".to_vec();
     let mut header = "{'descr': '<f8', 'fortran_order': False, 'shape': (120, 8), }".to_string();
-    while (10 + header.len() + 1) % 64 != 0 {
+    while !(10 + header.len() + 1).is_multiple_of(64) {
         header.push(' ');
     }
     header.push('\n');

@@ -7,6 +7,7 @@
 //!    `enable subgroups;`, so the shaders are rejected and every later command fails;
 //! 2. Chromium's uniformity analysis then rejects one matmul kernel; the patch turns off the
 //!    `subgroup_uniformity` diagnostic for shaders that enable subgroups.
+//!
 //! Without them a rejected shader can silently yield zeros, which is why every GPU path is
 //! compared with the CPU backend in the tests.
 

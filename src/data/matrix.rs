@@ -112,10 +112,8 @@ fn delimiter(first_line: &str) -> u8 {
 
 /// Finds a column by header name, or by 1-based number.
 fn column_index(name: &str, header: Option<&[String]>, width: usize) -> Option<usize> {
-    if let Some(h) = header {
-        if let Some(i) = h.iter().position(|c| c.trim() == name.trim()) {
-            return Some(i);
-        }
+    if let Some(i) = header.and_then(|h| h.iter().position(|c| c.trim() == name.trim())) {
+        return Some(i);
     }
     match name.trim().parse::<usize>() {
         Ok(k) if k >= 1 && k <= width => Some(k - 1),

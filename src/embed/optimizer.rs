@@ -93,7 +93,7 @@ pub struct StepReport {
 impl StepReport {
     /// Whether the iteration after `t` (of `n_iter`) reports its KL.
     pub fn is_report_iteration(t: usize, n_iter: usize, every: usize) -> bool {
-        t == n_iter || (every > 0 && t > 0 && t % every == 0)
+        t == n_iter || (every > 0 && t > 0 && t.is_multiple_of(every))
     }
 }
 

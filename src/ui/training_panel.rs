@@ -92,7 +92,7 @@ pub fn TrainingPanel(engine: Engine, data_set: RwSignal<DataSetStatus>, model: R
             evaluation_chunk: 4,
             ..TrainConfig::default()
         };
-        if config.epochs == 0 || config.batch_size == 0 || !(config.learning_rate > 0.0) {
+        if config.epochs == 0 || config.batch_size == 0 || config.learning_rate.is_nan() || config.learning_rate <= 0.0 {
             return Err("epochs, mini-batch size and learning rate must be positive".into());
         }
         Ok(config)

@@ -314,7 +314,7 @@ pub fn TsnePanel(engine: Engine) -> impl IntoView {
                 {select("tsne-backend", "run on", backend_choice, &[("page", "the page's backend"), ("cpu", "the CPU")])}
             </div>
             <p>
-                <button id="tsne-run" on:click=run disabled=move || busy()>"Run t-SNE"</button>" "
+                <button id="tsne-run" on:click=run disabled=busy>"Run t-SNE"</button>" "
                 <button id="tsne-pause" on:click=pause disabled=move || !busy()>
                     {move || if phase.get() == Phase::Paused { "Resume" } else { "Pause" }}
                 </button>" "
