@@ -47,12 +47,6 @@ fn low_rank(n: usize, m: usize, r: usize, seed: u64) -> Vec<f32> {
     x
 }
 
-#[allow(dead_code)]
-fn spread(y: &[f32]) -> f32 {
-    let mean = y.iter().sum::<f32>() / y.len() as f32;
-    (y.iter().map(|v| (v - mean).powi(2)).sum::<f32>() / y.len() as f32).sqrt()
-}
-
 /// Runs the exact t-SNE of `x` on the CPU (f64) and on `device` (f32); returns the two
 /// final embeddings and the KL at every report of each.
 fn cpu_and_device(

@@ -142,7 +142,8 @@ struct TsneArgs {
     iterations: Option<usize>,
     #[arg(long, value_parser = parse_positive_f64)]
     exaggeration: Option<f64>,
-    /// Iterations with early exaggeration (momentum switches to 0.8 after them).
+    /// Iterations with early exaggeration (openTSNE preset: the momentum switches to 0.8
+    /// after them too; MATLAB preset: at iteration 250 regardless).
     #[arg(long)]
     exaggeration_iterations: Option<usize>,
     /// `auto` = max(N/12, 50), or a number.

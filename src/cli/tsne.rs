@@ -73,8 +73,11 @@ pub fn config_from_args(args: &TsneArgs, n: usize) -> Result<TsneConfig, String>
         c.exaggeration = x;
     }
     if let Some(t) = args.exaggeration_iterations {
+        // openTSNE switches the momentum when exaggeration ends; MATLAB at 250 regardless.
+        if c.momentum_switch_iter == c.exaggeration_iter {
+            c.momentum_switch_iter = t;
+        }
         c.exaggeration_iter = t;
-        c.momentum_switch_iter = t;
     }
     match args.learning_rate {
         Some(LearningRateArg::Auto) => c.learning_rate = (n as f64 / 12.0).max(50.0),

@@ -26,7 +26,7 @@ use burn::prelude::*;
 
 use super::affinity::SparseP;
 use super::gradient::{ExactScratch, attraction, exact_repulsion};
-use super::optimizer::{Forces, Optimizer, StepReport};
+use super::optimizer::{Optimizer, StepReport};
 use super::{Prepared, TsneError};
 use crate::backend::{BackendError, read_f32};
 
@@ -137,7 +137,7 @@ impl DeviceOptimizer {
             device: device.clone(),
             n,
             p_blocks,
-            cpu: Optimizer::new(p, y0, config, Forces::External),
+            cpu: Optimizer::new(p, y0, config),
         })
     }
 
@@ -262,7 +262,7 @@ impl DeviceOptimizer {
     /// read-back) and, unless this was the final evaluation, applies one update.
     pub async fn step(&mut self) -> Result<StepReport, DeviceTsneError> {
         let Some(want_log) = self.cpu.next_needs_log() else {
-            return Ok(self.cpu.step_with_forces(&[], &[], 0.0, 1.0)?);
+            return Ok(self.cpu.finished_report());
         };
         let (attr, rep, p_log_w, z) = self.forces(self.cpu.embedding(), want_log).await?;
         Ok(self.cpu.step_with_forces(&attr, &rep, p_log_w, z)?)

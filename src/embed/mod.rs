@@ -374,17 +374,22 @@ pub fn validate(data: &[f32], n: usize, m: usize, config: &TsneConfig) -> Result
     validate_config(config, n)
 }
 
-/// Optional z-scoring and PCA on the CPU (see [`pca_target`]).
-pub fn reduce(data: &[f32], n: usize, m: usize, config: &TsneConfig) -> Features {
-    let owned;
-    let data = if config.standardize {
+/// The input z-scored per column when the configuration asks for it (a copy), else
+/// borrowed as it is.
+pub fn standardized<'a>(data: &'a [f32], n: usize, m: usize, config: &TsneConfig) -> std::borrow::Cow<'a, [f32]> {
+    if config.standardize {
         let mut copy = data.to_vec();
         preprocess::standardize(&mut copy, n, m);
-        owned = copy;
-        &owned[..]
+        std::borrow::Cow::Owned(copy)
     } else {
-        data
-    };
+        std::borrow::Cow::Borrowed(data)
+    }
+}
+
+/// Optional z-scoring and PCA on the CPU (see [`pca_target`]).
+pub fn reduce(data: &[f32], n: usize, m: usize, config: &TsneConfig) -> Features {
+    let data = standardized(data, n, m, config);
+    let data = &data[..];
     if let Some(d) = pca_target(config, n, m) {
         let scores = preprocess::pca(data, n, m, d);
         let d = scores.len() / n;
@@ -424,9 +429,10 @@ pub struct Prepared {
 pub fn prepare(features: Features, config: &TsneConfig) -> Prepared {
     let n = features.n;
     let method = config.method.resolve(n);
-    let support = match (config.affinities, method) {
-        (Affinities::AllPairs, _) | (Affinities::Auto, Method::Exact) => Support::AllPairs,
-        _ => Support::Nearest(((3.0 * config.perplexity).floor() as usize).min(n - 1)),
+    let support = if is_all_pairs(config, method) {
+        Support::AllPairs
+    } else {
+        Support::Nearest(((3.0 * config.perplexity).floor() as usize).min(n - 1))
     };
     let search = BandwidthSearch {
         perplexity: config.perplexity,
@@ -446,7 +452,7 @@ pub fn prepare(features: Features, config: &TsneConfig) -> Prepared {
 
 /// A CPU optimiser for prepared affinities: exact (dense P fused with the repulsion
 /// when it fits) or Barnes-Hut.
-pub fn cpu_optimizer(prepared: Prepared) -> optimizer::Optimizer {
+pub fn cpu_optimizer(prepared: Prepared) -> optimizer::CpuOptimizer {
     let Prepared { p, y0, method, config } = prepared;
     let forces = match method {
         Method::Exact if p.n <= gradient::PackedP::MAX_N && is_all_pairs(&config, method) => {
@@ -455,7 +461,7 @@ pub fn cpu_optimizer(prepared: Prepared) -> optimizer::Optimizer {
         Method::Exact => Forces::Exact(Default::default()),
         _ => Forces::BarnesHut(barnes_hut::BarnesHut::new(), config.theta),
     };
-    optimizer::Optimizer::new(p, y0, config, forces)
+    optimizer::CpuOptimizer::new(optimizer::Optimizer::new(p, y0, config), forces)
 }
 
 fn is_all_pairs(config: &TsneConfig, method: Method) -> bool {

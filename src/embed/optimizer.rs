@@ -34,9 +34,6 @@ pub enum Forces {
     Exact(ExactScratch),
     /// Barnes-Hut repulsion with opening angle θ, attraction from the sparse P.
     BarnesHut(BarnesHut, f64),
-    /// Computed by the caller and passed to [`Optimizer::step_with_forces`] (the device
-    /// optimiser); [`Optimizer::step`] must not be used.
-    External,
 }
 
 impl Forces {
@@ -68,7 +65,6 @@ impl Forces {
                 attraction(p, y, attr, want_log),
                 tree.repulsion(y, n, *theta, rep),
             ),
-            Forces::External => panic!("forces computed externally: use step_with_forces"),
         }
     }
 }
@@ -78,7 +74,7 @@ fn sign(v: f64) -> i8 {
     (v > 0.0) as i8 - (v < 0.0) as i8
 }
 
-/// What one [`Optimizer::step`] did.
+/// What one iteration ([`Optimizer::step_with_forces`]) did.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct StepReport {
     /// The iteration just evaluated (0-based; `n_iter` is the final evaluation).
@@ -97,18 +93,16 @@ impl StepReport {
     }
 }
 
-/// The gradient-descent state, advanced one iteration at a time so a caller can
-/// interleave other work (the page draws and handles input between iterations).
+/// The gradient-descent state, advanced one iteration at a time from forces computed by
+/// its owner — [`CpuOptimizer`] on the CPU, the device optimiser on a GPU — so both run
+/// one update rule, and a caller can interleave other work between iterations.
 #[derive(Debug)]
 pub struct Optimizer {
     p: SparseP,
     y: Vec<f64>,
-    forces: Forces,
     config: TsneConfig,
     t: usize,
     finished: bool,
-    attr: Vec<f64>,
-    rep: Vec<f64>,
     grad: Vec<f64>,
     update: Vec<f64>,
     gains: Vec<f64>,
@@ -118,7 +112,7 @@ pub struct Optimizer {
 
 impl Optimizer {
     /// Starts from the initial embedding `y` (N×2).
-    pub fn new(p: SparseP, y: Vec<f64>, config: TsneConfig, forces: Forces) -> Self {
+    pub fn new(p: SparseP, y: Vec<f64>, config: TsneConfig) -> Self {
         let n = p.n;
         assert_eq!(y.len(), 2 * n, "embedding must be N×2");
         let sum_p_log_p = p_log_p(&p);
@@ -126,12 +120,9 @@ impl Optimizer {
         Optimizer {
             p,
             y,
-            forces,
             config,
             t: 0,
             finished: false,
-            attr: vec![0.0; 2 * n],
-            rep: vec![0.0; 2 * n],
             grad: vec![0.0; 2 * n],
             update: vec![0.0; 2 * n],
             gains: vec![1.0; 2 * n],
@@ -160,6 +151,11 @@ impl Optimizer {
         self.finished
     }
 
+    /// What a step after the end reports.
+    pub fn finished_report(&self) -> StepReport {
+        StepReport { iteration: self.t, kl: None, finished: true }
+    }
+
     /// Whether the next step reports its KL (and so needs Σ P ln W from the forces), or
     /// `None` once finished.
     pub fn next_needs_log(&self) -> Option<bool> {
@@ -168,21 +164,10 @@ impl Optimizer {
         })
     }
 
-    /// Evaluates the forces at the current embedding and, unless this was the final
-    /// evaluation (t = n_iter), applies one update.
-    pub fn step(&mut self) -> Result<StepReport, TsneError> {
-        let Some(report) = self.next_needs_log() else {
-            return Ok(StepReport { iteration: self.t, kl: None, finished: true });
-        };
-        let (sum_p_log_w, z) =
-            self.forces
-                .eval(&self.p, &self.y, &mut self.attr, &mut self.rep, report);
-        self.advance(sum_p_log_w, z)
-    }
-
-    /// [`Self::step`] with forces computed elsewhere (on a GPU): the attraction A and
+    /// One iteration from the forces at [`Self::embedding`]: the attraction A and
     /// repulsion R (N×2 each, see `gradient.rs`), Σ P ln W (when
-    /// [`Self::next_needs_log`] said so) and Z, all at [`Self::embedding`].
+    /// [`Self::next_needs_log`] said so) and Z. Reports, then — unless this was the final
+    /// evaluation (t = n_iter) — applies one update.
     pub fn step_with_forces(
         &mut self,
         attr: &[f64],
@@ -191,15 +176,8 @@ impl Optimizer {
         z: f64,
     ) -> Result<StepReport, TsneError> {
         if self.finished {
-            return Ok(StepReport { iteration: self.t, kl: None, finished: true });
+            return Ok(self.finished_report());
         }
-        self.attr.copy_from_slice(attr);
-        self.rep.copy_from_slice(rep);
-        self.advance(sum_p_log_w, z)
-    }
-
-    /// Reports, then updates the embedding from the forces in `attr` and `rep`.
-    fn advance(&mut self, sum_p_log_w: f64, z: f64) -> Result<StepReport, TsneError> {
         let s = &self.config;
         let t = self.t;
         let n = self.p.n;
@@ -223,7 +201,7 @@ impl Optimizer {
         } else {
             s.momentum_final
         };
-        combine(&self.attr, &self.rep, z, exaggeration, &mut self.grad);
+        combine(attr, rep, z, exaggeration, &mut self.grad);
         for k in 0..2 * n {
             let g = self.grad[k];
             self.gains[k] = if sign(g) != sign(self.update[k]) {
@@ -263,14 +241,57 @@ impl Optimizer {
     }
 }
 
-/// Runs an [`Optimizer`] to the end, calling `progress` on every report iteration with
+/// The optimiser with its forces computed on the CPU (exact or Barnes-Hut).
+#[derive(Debug)]
+pub struct CpuOptimizer {
+    opt: Optimizer,
+    forces: Forces,
+    attr: Vec<f64>,
+    rep: Vec<f64>,
+}
+
+impl CpuOptimizer {
+    pub fn new(opt: Optimizer, forces: Forces) -> Self {
+        let len = opt.embedding().len();
+        CpuOptimizer { opt, forces, attr: vec![0.0; len], rep: vec![0.0; len] }
+    }
+
+    /// Evaluates the forces at the current embedding and, unless this was the final
+    /// evaluation (t = n_iter), applies one update.
+    pub fn step(&mut self) -> Result<StepReport, TsneError> {
+        let Some(want_log) = self.opt.next_needs_log() else {
+            return Ok(self.opt.finished_report());
+        };
+        let (sum_p_log_w, z) =
+            self.forces
+                .eval(&self.opt.p, &self.opt.y, &mut self.attr, &mut self.rep, want_log);
+        self.opt.step_with_forces(&self.attr, &self.rep, sum_p_log_w, z)
+    }
+
+    /// Current coordinates, N×2 row-major.
+    pub fn embedding(&self) -> &[f64] {
+        self.opt.embedding()
+    }
+
+    /// Updates applied so far.
+    pub fn iteration(&self) -> usize {
+        self.opt.iteration()
+    }
+
+    /// True once the last iteration has been evaluated.
+    pub fn is_finished(&self) -> bool {
+        self.opt.is_finished()
+    }
+}
+
+/// Runs a [`CpuOptimizer`] to the end, calling `progress` on every report iteration with
 /// the KL of the embedding it is shown (exact for exact repulsion, with the Barnes-Hut Z
 /// otherwise). Returns the final KL; `ControlFlow::Break` cancels.
 pub fn run_to_end(
-    opt: &mut Optimizer,
+    opt: &mut CpuOptimizer,
     progress: &mut dyn FnMut(Progress) -> ControlFlow<()>,
 ) -> Result<f64, TsneError> {
-    let n_iter = opt.config.n_iter;
+    let n_iter = opt.opt.config.n_iter;
     let mut shown: Vec<f32> = Vec::new();
     loop {
         let step = opt.step()?;

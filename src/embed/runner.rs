@@ -10,20 +10,20 @@ use burn::prelude::*;
 
 use super::device_exact::{DEVICE_EXACT_MAX_N, DeviceOptimizer, DeviceTsneError};
 use super::device_pca::device_pca;
-use super::optimizer::{Optimizer, StepReport};
-use super::{Features, Method, TsneConfig, cpu_optimizer, pca_target, prepare, preprocess, reduce, validate};
+use super::optimizer::{CpuOptimizer, StepReport};
+use super::{Features, Method, TsneConfig, cpu_optimizer, pca_target, prepare, reduce, standardized, validate};
 
 /// Where the iterations run.
 #[derive(Debug)]
 pub enum Runner {
     /// f64 on the CPU (exact or Barnes-Hut).
-    Cpu(Optimizer),
+    Cpu(Box<CpuOptimizer>),
     /// Exact gradient: forces on a burn device (f32), update on the CPU (f64).
-    Device(DeviceOptimizer),
+    Device(Box<DeviceOptimizer>),
 }
 
 impl Runner {
-    /// One iteration (see [`Optimizer::step`]).
+    /// One iteration (see [`CpuOptimizer::step`]).
     pub async fn step(&mut self) -> Result<StepReport, DeviceTsneError> {
         match self {
             Runner::Cpu(opt) => Ok(opt.step()?),
@@ -88,13 +88,7 @@ pub async fn start(
     validate(data, n, m, config)?;
     let (features, pca_on_device) = match (device, pca_target(config, n, m)) {
         (Some(device), Some(d)) => {
-            let scores = if config.standardize {
-                let mut copy = data.to_vec();
-                preprocess::standardize(&mut copy, n, m);
-                device_pca(&copy, n, m, d, device).await?
-            } else {
-                device_pca(data, n, m, d, device).await?
-            };
+            let scores = device_pca(&standardized(data, n, m, config), n, m, d, device).await?;
             let d = scores.len() / n;
             (Features::from_pca_scores(scores, n, d), true)
         }
@@ -105,9 +99,9 @@ pub async fn start(
     let p_nnz = prepared.p.nnz();
     let runner = match device {
         Some(device) if method == Method::Exact && n <= DEVICE_EXACT_MAX_N => {
-            Runner::Device(DeviceOptimizer::new(prepared, device)?)
+            Runner::Device(Box::new(DeviceOptimizer::new(prepared, device)?))
         }
-        _ => Runner::Cpu(cpu_optimizer(prepared)),
+        _ => Runner::Cpu(Box::new(cpu_optimizer(prepared))),
     };
     Ok(Started { runner, method, p_nnz, pca_on_device })
 }

@@ -158,9 +158,13 @@ pub fn TsnePanel(engine: Engine) -> impl IntoView {
         drop_columns: drop_columns.get_untracked().split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect(),
         missing_columns_ok: true,
     };
+    // Parsed when dropped (for the summary) and again at Run: the label and ignore-column
+    // settings may have changed in between.
     let parse = move || -> Result<(String, Matrix), String> {
-        let (name, bytes) = file.get_value().ok_or("drop a matrix file first")?;
-        read_matrix(&bytes, &options()).map(|m| (name.clone(), m)).map_err(|e| format!("{name}: {e}"))
+        file.with_value(|file| {
+            let (name, bytes) = file.as_ref().ok_or("drop a matrix file first")?;
+            read_matrix(bytes, &options()).map(|m| (name.clone(), m)).map_err(|e| format!("{name}: {e}"))
+        })
     };
 
     let take_files = move |files: Vec<web_sys::File>| {
