@@ -12,7 +12,7 @@ use layerlens::data::sources::load_path;
 use layerlens::model::export::export_weights;
 use layerlens::model::squeezenet::SqueezeNet;
 use layerlens::model::weights::load_weights;
-use layerlens::train::{StepOutcome, TrainConfig, Trainer};
+use layerlens::train::{EpochMetrics, StepOutcome, TrainConfig, Trainer};
 
 fn pretrained(device: &burn::prelude::Device) -> SqueezeNet {
     let (weights, _) = load_weights(&fixture_bytes("squeezenet/squeezenet1_1_random.safetensors")).unwrap();
@@ -104,4 +104,68 @@ fn one_training_step_on_wgpu_matches_the_cpu() {
     eprintln!("{off} of {total} weights differ by more than 1e-5");
     assert!((off as f64) < 1e-3 * total as f64, "{off} of {total} weights differ by more than 1e-5");
     eprintln!("largest weight difference after one step: {worst:e}");
+}
+
+/// After a GPU failure the page goes on from the last finished epoch, in host memory, possibly
+/// with a smaller mini-batch: the resumed trainer starts from exactly the checkpoint's weights,
+/// keeps the history and the iteration count, and trains the remaining epochs.
+#[test]
+fn training_resumes_from_the_last_finished_epoch_with_a_smaller_batch() {
+    let data = Arc::new(load_path(&fixture("digits3")).unwrap());
+    let device = cpu_device();
+    let config = TrainConfig {
+        epochs: 3,
+        batch_size: 8,
+        seed: 5,
+        dropout: 0.0,
+        augmentation: Augmentation::none(),
+        ..TrainConfig::default()
+    };
+    let mut first = Trainer::new(data.clone(), pretrained(&device), &device, config.clone()).unwrap();
+    let train_images = first.split().train.len();
+    assert!(first.checkpoint().is_none(), "no checkpoint before the epoch-0 validation");
+    // Run until epoch 1 has been validated, then one iteration into epoch 2.
+    while first.history().len() < 2 {
+        block_on(first.step()).unwrap();
+    }
+    let checkpoint = first.checkpoint().unwrap().clone();
+    assert_eq!(checkpoint.epochs_done(), 1);
+    assert_eq!(checkpoint.iteration(), train_images.div_ceil(8));
+    // (Debug strings: epoch 0's training figures are NaN, which == would never accept.)
+    let same = |a: &[EpochMetrics], b: &[EpochMetrics]| format!("{a:?}") == format!("{b:?}");
+    assert!(same(checkpoint.history(), first.history()));
+    assert_eq!(checkpoint.weights(), &block_on(export_weights(&first.model())).unwrap());
+    assert!(matches!(block_on(first.step()).unwrap(), StepOutcome::Iteration(_)));
+    assert_ne!(
+        checkpoint.weights(),
+        &block_on(export_weights(&first.model())).unwrap(),
+        "a further step changes the trainer's weights but not the checkpoint's"
+    );
+
+    let smaller = TrainConfig { batch_size: 4, ..config };
+    let mut resumed = Trainer::resume(data.clone(), &checkpoint, &device, smaller).unwrap();
+    assert_eq!(resumed.epochs_done(), 1);
+    assert!(same(resumed.history(), checkpoint.history()));
+    assert_eq!(&block_on(export_weights(&resumed.model())).unwrap(), checkpoint.weights(), "starts from the checkpoint's weights");
+    let mut iterations = Vec::new();
+    loop {
+        match block_on(resumed.step()).unwrap() {
+            StepOutcome::Iteration(m) => iterations.push((m.iteration, m.epoch, m.loss)),
+            StepOutcome::Finished => break,
+            _ => {}
+        }
+    }
+    let per_epoch = train_images.div_ceil(4);
+    assert_eq!(iterations.len(), 2 * per_epoch, "two more epochs at mini-batch 4");
+    assert_eq!(iterations[0].0, checkpoint.iteration() + 1, "iterations are counted on");
+    assert_eq!(iterations[0].1, 2, "the first resumed iteration belongs to epoch 2");
+    assert!(iterations.iter().all(|(_, _, loss)| loss.is_finite()));
+    let history = resumed.history();
+    assert_eq!(history.len(), 4, "epochs 0–3");
+    assert!(same(&history[..2], checkpoint.history()));
+    assert_eq!(history[3].iteration, checkpoint.iteration() + 2 * per_epoch);
+    // The best epoch so far (1, 2 or 3) is what the final evaluation uses.
+    let best = history[1..].iter().map(|m| m.validation_accuracy).fold(0.0, f64::max);
+    let evaluation = block_on(resumed.final_evaluation()).unwrap();
+    assert!((evaluation.accuracy - best).abs() < 1e-9);
 }

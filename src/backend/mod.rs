@@ -64,6 +64,55 @@ pub enum BackendError {
     Init(String),
     #[error("reading a result back from the device failed: {0}")]
     ReadBack(String),
+    #[error(transparent)]
+    GpuFailed(#[from] GpuFailure),
+}
+
+/// What went wrong with the GPU, as the browser reported it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GpuFailureKind {
+    /// A buffer did not fit: the device still works, a smaller workload may.
+    OutOfMemory,
+    /// The device is gone (driver reset, GPU removed, tab in the background too long…); this
+    /// page cannot get another one from burn, so the work must go on on the CPU.
+    Lost,
+    /// Any other uncaptured WebGPU error (a rejected shader or command).
+    Error,
+}
+
+/// A GPU failure that stopped the work. On wasm32 errors are recorded by the WebGPU watch in
+/// `webgpu_fixes.js` (wgpu's own handler would panic and abort the page) and surface here
+/// through [`read_f32`], so every GPU computation that reads back notices them.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("{}: {message}", match kind {
+    GpuFailureKind::OutOfMemory => "the GPU ran out of memory",
+    GpuFailureKind::Lost => "the GPU device was lost",
+    GpuFailureKind::Error => "the GPU reported an error",
+})]
+pub struct GpuFailure {
+    pub kind: GpuFailureKind,
+    pub message: String,
+}
+
+/// The GPU failure recorded since the last [`clear_gpu_failure`], if any. Natively always
+/// `None`: there cubecl marks a lost device itself and the read-back reports it.
+pub fn gpu_failure() -> Option<GpuFailure> {
+    #[cfg(target_arch = "wasm32")]
+    return webgpu::recorded_failure();
+    #[cfg(not(target_arch = "wasm32"))]
+    None
+}
+
+/// Forgets a recorded out-of-memory or error (the device still works); a lost device stays
+/// lost.
+pub fn clear_gpu_failure() {
+    #[cfg(target_arch = "wasm32")]
+    webgpu::clear_recorded_failure();
+}
+
+/// Whether `device` is the CPU (Flex), with or without autodiff.
+pub fn is_cpu(device: &Device) -> bool {
+    device.clone().without_autodiff() == cpu_device()
 }
 
 /// The CPU device (Flex).
@@ -100,9 +149,33 @@ pub fn native_device(kind: BackendKind) -> Result<Device, BackendError> {
 
 /// Reads a float tensor back as a flat `Vec<f32>`, asynchronously (required on wasm32 for
 /// GPU tensors; immediate on the CPU).
+///
+/// A GPU read fails with [`BackendError::GpuFailed`] when the device ran out of memory, was
+/// lost or reported an error since the failure was last cleared: after an out-of-memory the
+/// values read may be garbage, and must not be taken for results.
 pub async fn read_f32<const D: usize>(tensor: Tensor<D>) -> Result<Vec<f32>, BackendError> {
-    let data = tensor.into_data_async().await.map_err(|e| BackendError::ReadBack(e.to_string()))?;
+    let on_gpu = !is_cpu(&tensor.device());
+    let read = tensor.into_data_async().await;
+    if on_gpu {
+        if let Some(failure) = gpu_failure() {
+            return Err(failure.into());
+        }
+        if read.is_err() {
+            // A lost device may fail the read before the browser's `lost` notice is delivered.
+            yield_once().await;
+            if let Some(failure) = gpu_failure() {
+                return Err(failure.into());
+            }
+        }
+    }
+    let data = read.map_err(|e| BackendError::ReadBack(e.to_string()))?;
     data.convert::<f32>().try_into_vec::<f32>().map_err(|e| BackendError::ReadBack(format!("{e:?}")))
+}
+
+/// Lets the browser run its pending tasks once (a no-op natively).
+async fn yield_once() {
+    #[cfg(target_arch = "wasm32")]
+    webgpu::next_task().await;
 }
 
 /// Waits until every queued operation on the device has finished (for honest timings).

@@ -10,13 +10,17 @@
 //!
 //! Without them a rejected shader can silently yield zeros, which is why every GPU path is
 //! compared with the CPU backend in the tests.
+//!
+//! A third patch watches the device: wgpu's uncaptured-error handler panics (which aborts the
+//! page), so errors and device loss are recorded in JavaScript instead and read here by
+//! [`recorded_failure`]; `backend::read_f32` turns them into errors the caller can act on.
 
 use std::cell::RefCell;
 
 use burn::prelude::*;
 use wasm_bindgen::prelude::*;
 
-use super::BackendError;
+use super::{BackendError, GpuFailure, GpuFailureKind};
 
 #[wasm_bindgen(module = "/src/backend/webgpu_fixes.js")]
 extern "C" {
@@ -24,6 +28,37 @@ extern "C" {
     fn install_webgpu_fixes() -> bool;
     #[wasm_bindgen(js_name = describeWebGpuAdapter)]
     fn describe_webgpu_adapter() -> js_sys::Promise;
+    #[wasm_bindgen(js_name = gpuFailure)]
+    fn gpu_failure_js() -> JsValue;
+    #[wasm_bindgen(js_name = clearGpuFailure)]
+    fn clear_gpu_failure_js();
+    #[wasm_bindgen(js_name = nextTask)]
+    fn next_task_js() -> js_sys::Promise;
+}
+
+/// The failure the WebGPU watch recorded (see `webgpu_fixes.js`), if any.
+pub fn recorded_failure() -> Option<GpuFailure> {
+    let value = gpu_failure_js();
+    if value.is_null() || value.is_undefined() {
+        return None;
+    }
+    let field = |name: &str| js_sys::Reflect::get(&value, &name.into()).ok().and_then(|v| v.as_string()).unwrap_or_default();
+    let kind = match field("kind").as_str() {
+        "out-of-memory" => GpuFailureKind::OutOfMemory,
+        "lost" => GpuFailureKind::Lost,
+        _ => GpuFailureKind::Error,
+    };
+    Some(GpuFailure { kind, message: field("message") })
+}
+
+/// Forgets a recorded failure unless the device was lost.
+pub fn clear_recorded_failure() {
+    clear_gpu_failure_js();
+}
+
+/// Resolves after the browser's next task (so pending device notices are delivered).
+pub async fn next_task() {
+    let _ = wasm_bindgen_futures::JsFuture::from(next_task_js()).await;
 }
 
 thread_local! {

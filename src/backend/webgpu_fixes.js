@@ -1,8 +1,75 @@
-// Two small patches to the browser's WebGPU API, applied before burn asks for a device.
-// They work around defects that stop burn 0.22's wgpu backend on Chromium (see
-// src/backend/webgpu.rs for the why); both are no-ops where they are not needed.
+// Patches to the browser's WebGPU API, applied before burn asks for a device. Two work around
+// defects that stop burn 0.22's wgpu backend on Chromium (see src/backend/webgpu.rs for the
+// why; both are no-ops where they are not needed); the third watches the device for failures.
 
 let installed = false;
+
+// --- Device failures -------------------------------------------------------------------------
+// wgpu hands every uncaptured WebGPU error (out of memory included) to a handler that panics,
+// which aborts the whole wasm instance: the page would die with the user's training. So the
+// device's `onuncapturederror` property is taken away from wgpu, and errors and device loss are
+// recorded here instead; the page polls `gpuFailure()` after each unit of GPU work.
+
+let watchedDevice = null;
+let failure = null;
+
+function record(kind, message) {
+  // The first failure explains the rest (an out-of-memory buffer makes every later use of it
+  // fail validation), except that a lost device always wins: nothing on it will run again.
+  if (failure === null || (kind === "lost" && failure.kind !== "lost")) failure = { kind, message };
+}
+
+function watchDevice(device) {
+  watchedDevice = device;
+  Object.defineProperty(device, "onuncapturederror", {
+    configurable: true,
+    get() { return null; },
+    set(_handler) { /* wgpu's handler panics: the listener below records errors instead */ },
+  });
+  device.addEventListener("uncapturederror", (event) => {
+    event.preventDefault();
+    const error = event.error;
+    const kind = typeof GPUOutOfMemoryError !== "undefined" && error instanceof GPUOutOfMemoryError
+      ? "out-of-memory" : "error";
+    console.error(`WebGPU ${kind}: ${error && error.message}`);
+    record(kind, (error && error.message) || "unknown WebGPU error");
+  });
+  device.lost.then((info) => record("lost", info.message || info.reason || "the device was lost"));
+  return device;
+}
+
+/** The first GPU failure since the last `clearGpuFailure()`: `{ kind, message }` with kind
+ * "out-of-memory", "lost" or "error"; null while the device is healthy. */
+export function gpuFailure() {
+  return failure;
+}
+
+/** Forgets a recorded failure (after an out-of-memory the device still works); a lost device
+ * stays lost. */
+export function clearGpuFailure() {
+  if (failure && failure.kind !== "lost") failure = null;
+}
+
+/** Resolves after the browser's next task. */
+export function nextTask() {
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
+
+// Test hooks for the end-to-end tests: a real out-of-memory or device loss cannot be caused on
+// demand, so these produce the same signals the browser would send.
+globalThis.layerlensGpuTestHooks = {
+  loseDevice() {
+    if (!watchedDevice) return false;
+    watchedDevice.destroy();
+    return true;
+  },
+  runOutOfMemory() {
+    if (!watchedDevice) return false;
+    const error = new GPUOutOfMemoryError("simulated by a test: the buffer did not fit");
+    watchedDevice.dispatchEvent(new GPUUncapturedErrorEvent("uncapturederror", { error }));
+    return true;
+  },
+};
 
 export function installWebGpuFixes() {
   if (installed || typeof GPUAdapter === "undefined") return installed;
@@ -16,7 +83,7 @@ export function installWebGpuFixes() {
     const features = new Set(wanted.requiredFeatures || []);
     if (this.features && this.features.has("subgroups")) features.add("subgroups");
     wanted.requiredFeatures = [...features];
-    return requestDevice.call(this, wanted);
+    return requestDevice.call(this, wanted).then(watchDevice);
   };
 
   // 2. Chromium's uniformity analysis rejects one matmul kernel ("'subgroupAdd' must only be

@@ -14,4 +14,4 @@ mod trainer;
 pub use batch::prepare_input;
 pub use config::TrainConfig;
 pub use evaluate::{Evaluation, Evaluator};
-pub use trainer::{EpochMetrics, IterationMetrics, StepOutcome, TrainError, Trainer};
+pub use trainer::{Checkpoint, EpochMetrics, IterationMetrics, StepOutcome, TrainError, Trainer};

@@ -18,7 +18,9 @@ use crate::backend::{BackendError, read_f32};
 use crate::data::dataset::DataSet;
 use crate::data::image_input::{INPUT_SIZE, ImageInputError};
 use crate::data::split::{Split, SplitError, split_each_label};
+use crate::model::export::{ExportError, export_weights};
 use crate::model::squeezenet::SqueezeNet;
+use crate::model::weights::SqueezeNetWeights;
 
 /// Why training cannot start or go on.
 #[derive(Debug, Error)]
@@ -31,6 +33,57 @@ pub enum TrainError {
     Image { path: String, source: ImageInputError },
     #[error("the batch size must be at least 1")]
     ZeroBatch,
+    #[error("saving the end-of-epoch checkpoint failed: {0}")]
+    Checkpoint(#[from] ExportError),
+}
+
+impl TrainError {
+    /// The GPU failure behind this error, if it is one (out of memory, device lost): the
+    /// cases where going on from the last [`Checkpoint`] elsewhere makes sense.
+    pub fn gpu_failure(&self) -> Option<&crate::backend::GpuFailure> {
+        match self {
+            TrainError::Device(BackendError::GpuFailed(f))
+            | TrainError::Checkpoint(ExportError::Read(BackendError::GpuFailed(f))) => Some(f),
+            _ => None,
+        }
+    }
+}
+
+/// The state after a finished epoch, held in host memory: when the GPU runs out of memory or
+/// is lost mid-epoch its tensors may be gone, and training goes on from here on the CPU or with
+/// a smaller mini-batch ([`Trainer::resume`]). Adam's moment estimates are not kept (they would
+/// double the read-back at every epoch end); the resumed optimiser starts them afresh.
+#[derive(Debug, Clone)]
+pub struct Checkpoint {
+    epochs_done: usize,
+    iteration: usize,
+    weights: SqueezeNetWeights,
+    best: Option<(f64, SqueezeNetWeights)>,
+    history: Vec<EpochMetrics>,
+    order: Vec<usize>,
+    rng: ChaCha8Rng,
+}
+
+impl Checkpoint {
+    /// Training epochs finished when it was taken (0: before any training).
+    pub fn epochs_done(&self) -> usize {
+        self.epochs_done
+    }
+
+    /// Training iterations done when it was taken.
+    pub fn iteration(&self) -> usize {
+        self.iteration
+    }
+
+    /// The network's weights at that point.
+    pub fn weights(&self) -> &SqueezeNetWeights {
+        &self.weights
+    }
+
+    /// Validation figures of every finished epoch, epoch 0 (before training) first.
+    pub fn history(&self) -> &[EpochMetrics] {
+        &self.history
+    }
 }
 
 /// One iteration's figures (training mini-batch).
@@ -92,6 +145,8 @@ pub struct Trainer {
     /// The validation under way at an epoch end (epoch 0: before training), with the epoch's
     /// mean training loss and accuracy.
     validating: Option<(Evaluator, f64, f64)>,
+    /// The last finished epoch, in host memory (taken after its validation).
+    checkpoint: Option<Checkpoint>,
 }
 
 impl Trainer {
@@ -129,7 +184,59 @@ impl Trainer {
             epoch_sums: (0.0, 0.0, 0),
             history: Vec::new(),
             best: None,
+            checkpoint: None,
         })
+    }
+
+    /// Goes on from a checkpoint, on `device` and with `config` (typically the original settings
+    /// with a smaller mini-batch, or on the CPU after the GPU failed). The split is recomputed
+    /// from the data and the settings' seed and fraction, which must be the original ones; the
+    /// epoch's shuffle and the augmentation's random stream continue where they were.
+    pub fn resume(data: Arc<DataSet>, checkpoint: &Checkpoint, device: &Device, config: TrainConfig) -> Result<Self, TrainError> {
+        if config.batch_size == 0 {
+            return Err(TrainError::ZeroBatch);
+        }
+        let split = split_each_label(&data, config.train_fraction, config.seed)?;
+        let inference_device = device.clone().without_autodiff();
+        let device = device.clone().autodiff();
+        // A new seed for dropout, so the resumed epochs do not repeat the first ones' masks.
+        device.seed(config.seed.wrapping_add(checkpoint.epochs_done as u64));
+        let model = SqueezeNet::from_weights(&checkpoint.weights, &inference_device)
+            .with_dropout(config.dropout)
+            .fork(&device)
+            .train();
+        let best = checkpoint
+            .best
+            .as_ref()
+            .map(|(accuracy, weights)| (*accuracy, SqueezeNet::from_weights(weights, &inference_device)));
+        Ok(Self {
+            validating: None,
+            optimizer: AdamConfig::new().with_epsilon(1e-8).init(),
+            data,
+            split,
+            config,
+            device,
+            model,
+            rng: checkpoint.rng.clone(),
+            epochs_done: checkpoint.epochs_done,
+            order: checkpoint.order.clone(),
+            cursor: 0,
+            iteration: checkpoint.iteration,
+            epoch_sums: (0.0, 0.0, 0),
+            history: checkpoint.history.clone(),
+            best,
+            checkpoint: Some(checkpoint.clone()),
+        })
+    }
+
+    /// The last finished epoch, once the epoch-0 validation has run.
+    pub fn checkpoint(&self) -> Option<&Checkpoint> {
+        self.checkpoint.as_ref()
+    }
+
+    /// The device training runs on (with autodiff).
+    pub fn device(&self) -> &Device {
+        &self.device
     }
 
     pub fn split(&self) -> &Split {
@@ -191,7 +298,10 @@ impl Trainer {
                 return Ok(StepOutcome::Validating { done, total });
             }
             let (evaluator, train_loss, train_accuracy) = self.validating.take().expect("checked above");
-            return Ok(StepOutcome::EpochEnd(self.close_epoch(evaluator.finish(&self.data), train_loss, train_accuracy)));
+            let improved = self.close_epoch(evaluator.finish(&self.data), train_loss, train_accuracy);
+            self.save_checkpoint(improved).await?;
+            let metrics = *self.history.last().expect("close_epoch records the epoch");
+            return Ok(StepOutcome::EpochEnd(metrics));
         }
         if self.epochs_done >= self.config.epochs {
             return Ok(StepOutcome::Finished);
@@ -241,7 +351,28 @@ impl Trainer {
         Ok((f64::from(figures[0]), f64::from(figures[1]) / n as f64))
     }
 
-    fn close_epoch(&mut self, evaluation: Evaluation, train_loss: f64, train_accuracy: f64) -> EpochMetrics {
+    /// Reads the weights back into a [`Checkpoint`] (one read-back per tensor, once an epoch).
+    async fn save_checkpoint(&mut self, improved: bool) -> Result<(), TrainError> {
+        let weights = export_weights(&self.model()).await?;
+        let best = if improved {
+            self.best.as_ref().map(|(accuracy, _)| (*accuracy, weights.clone()))
+        } else {
+            self.checkpoint.as_ref().and_then(|c| c.best.clone())
+        };
+        self.checkpoint = Some(Checkpoint {
+            epochs_done: self.epochs_done,
+            iteration: self.iteration,
+            weights,
+            best,
+            history: self.history.clone(),
+            order: self.order.clone(),
+            rng: self.rng.clone(),
+        });
+        Ok(())
+    }
+
+    /// Records the epoch's figures; returns whether its network is the best so far.
+    fn close_epoch(&mut self, evaluation: Evaluation, train_loss: f64, train_accuracy: f64) -> bool {
         let metrics = EpochMetrics {
             epoch: self.epochs_done,
             iteration: self.iteration,
@@ -250,11 +381,12 @@ impl Trainer {
             train_loss,
             train_accuracy,
         };
-        if self.epochs_done > 0 && self.best.as_ref().is_none_or(|(best, _)| evaluation.accuracy > *best) {
+        let improved = self.epochs_done > 0 && self.best.as_ref().is_none_or(|(best, _)| evaluation.accuracy > *best);
+        if improved {
             self.best = Some((evaluation.accuracy, self.model()));
         }
         self.history.push(metrics);
-        metrics
+        improved
     }
 
     /// An evaluator of the validation split with the best network, to run chunk by chunk.

@@ -81,6 +81,17 @@ impl Engine {
         self.0.borrow().backend.as_ref().map(|(d, info)| (d.clone(), info.kind)).ok_or_else(|| "the backend is still starting".into())
     }
 
+    /// Moves the page to the CPU after its GPU device was lost (burn cannot get another one in
+    /// this page): the loaded network is rebuilt there from its weights, kept on the host.
+    pub fn fall_back_to_cpu(&self, why: &str) -> BackendInfo {
+        let device = cpu_device();
+        let info = BackendInfo { kind: BackendKind::Cpu, detail: format!("{why}; reload the page to try the GPU again") };
+        let mut state = self.0.borrow_mut();
+        state.net = state.weights.as_ref().map(|w| SqueezeNet::from_weights(w, &device));
+        state.backend = Some((device, info.clone()));
+        info
+    }
+
     fn device(&self) -> Result<Device, String> {
         self.0.borrow().backend.as_ref().map(|(d, _)| d.clone()).ok_or_else(|| "the backend is still starting".into())
     }

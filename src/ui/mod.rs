@@ -71,7 +71,7 @@ fn App() -> impl IntoView {
             <WeightsPanel engine=engine.clone() model=model ready=Signal::derive(move || backend.get().is_some()) />
             <ImagesPanel engine=engine.clone() />
             <DataSetPanel engine=engine.clone() status=data_set />
-            <TrainingPanel engine=engine.clone() data_set=data_set model=model />
+            <TrainingPanel engine=engine.clone() data_set=data_set model=model backend=backend />
             <TsnePanel engine=engine.clone() />
             <BenchPanel engine=engine backend=backend model=model />
         </main>

@@ -3,22 +3,26 @@
 
 use std::cell::Cell;
 use std::rc::Rc;
+use std::sync::Arc;
 
 use leptos::html::Canvas;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
+use burn::prelude::Device;
+
 use super::browser_files::{download, yield_to_browser};
 use super::dataset_panel::DataSetStatus;
 use super::ModelStatus;
-use super::engine::Engine;
+use super::engine::{BackendInfo, Engine};
 use super::run_control::{Control, keep_going};
 use crate::analysis::confusion::ConfusionMatrix;
+use crate::backend::{BackendError, GpuFailure, GpuFailureKind, clear_gpu_failure, cpu_device, is_cpu};
 use crate::data::augment::Augmentation;
-use crate::model::export::export_weights;
+use crate::data::dataset::DataSet;
+use crate::model::export::{ExportError, export_weights};
 use crate::model::weights::weights_to_safetensors;
-use crate::train::{EpochMetrics, IterationMetrics, StepOutcome, TrainConfig, Trainer};
-
+use crate::train::{Checkpoint, EpochMetrics, IterationMetrics, StepOutcome, TrainConfig, TrainError, Trainer};
 
 /// The training's state as shown.
 #[derive(Debug, Clone, PartialEq)]
@@ -27,7 +31,166 @@ enum Phase {
     Running,
     Paused,
     Done { accuracy: f64, confusion: ConfusionMatrix, classes: Vec<String>, cancelled: bool },
+    /// The GPU failed; training can go on from the last finished epoch (see [`ResumePoint`]).
+    Interrupted { failure: GpuFailure, epochs_done: usize, iteration: usize, batch: usize },
     Failed(String),
+}
+
+/// Where training can go on after a GPU failure: the last finished epoch in host memory, the
+/// settings it ran with, and the GPU device (still usable after an out-of-memory).
+#[derive(Clone)]
+struct ResumePoint {
+    checkpoint: Checkpoint,
+    config: TrainConfig,
+    data: Arc<DataSet>,
+    device: Device,
+    failure: GpuFailure,
+}
+
+/// Why a run stopped early.
+enum Stop {
+    /// The GPU failed and a checkpoint exists to go on from.
+    Gpu(GpuFailure),
+    Other(String),
+}
+
+/// A GPU failure behind `error` when the work ran on the GPU. Any device error on the GPU
+/// counts: a lost device may fail a read before the browser says it is lost.
+fn gpu_stop(error: TrainError, on_gpu: bool) -> Stop {
+    if on_gpu {
+        if let Some(failure) = error.gpu_failure() {
+            return Stop::Gpu(failure.clone());
+        }
+        if let TrainError::Device(BackendError::ReadBack(message)) = &error {
+            return Stop::Gpu(GpuFailure { kind: GpuFailureKind::Error, message: message.clone() });
+        }
+    }
+    Stop::Other(error.to_string())
+}
+
+/// The signals a training run writes, and its pause/cancel switch.
+#[derive(Clone)]
+struct RunOutputs {
+    phase: RwSignal<Phase>,
+    progress: RwSignal<String>,
+    iterations: RwSignal<Vec<IterationMetrics>>,
+    epoch_points: RwSignal<Vec<EpochMetrics>>,
+    downloads: StoredValue<Option<(Vec<u8>, String)>, LocalStorage>,
+    resume_point: StoredValue<Option<ResumePoint>, LocalStorage>,
+    control: Rc<Cell<Control>>,
+    classes: StoredValue<Vec<String>, LocalStorage>,
+}
+
+impl RunOutputs {
+    /// Runs `trainer` to the end (or until cancelled or the GPU fails), one step at a time with
+    /// the browser painting in between, then classifies the validation split with the best
+    /// weights and offers them for download.
+    fn launch(&self, mut trainer: Trainer, data: Arc<DataSet>, config: TrainConfig) {
+        let this = self.clone();
+        this.control.set(Control::Run);
+        this.phase.set(Phase::Running);
+        this.classes.set_value(data.classes.clone());
+        spawn_local(async move {
+            let on_gpu = !is_cpu(trainer.device());
+            let clock = || web_sys::window().and_then(|w| w.performance()).map(|p| p.now()).unwrap_or(0.0);
+            let started = clock();
+            let first_iteration = trainer.checkpoint().map_or(0, |c| c.iteration());
+            let total = first_iteration + trainer.iterations_per_epoch() * config.epochs.saturating_sub(trainer.epochs_done());
+            let mut cancelled = false;
+            let result: Result<(), Stop> = async {
+                loop {
+                    if !keep_going(&this.control, || this.phase.set(Phase::Paused)).await {
+                        cancelled = true;
+                        break;
+                    }
+                    this.phase.set(Phase::Running);
+                    match trainer.step().await.map_err(|e| gpu_stop(e, on_gpu))? {
+                        StepOutcome::Iteration(m) => {
+                            let elapsed = (clock() - started) / 1e3;
+                            let done = (m.iteration - first_iteration).max(1);
+                            let eta = elapsed / done as f64 * total.saturating_sub(m.iteration) as f64;
+                            this.progress.set(format!(
+                                "Epoch {}/{}, iteration {}/{}: loss {:.4}, accuracy {:.3} — about {:.0} s left",
+                                m.epoch, config.epochs, m.iteration, total, m.loss, m.accuracy, eta
+                            ));
+                            this.iterations.update(|i| i.push(m));
+                        }
+                        StepOutcome::Validating { done, total } => {
+                            this.progress.set(format!("Classifying the validation images… {done}/{total}"));
+                        }
+                        StepOutcome::EpochEnd(m) => this.epoch_points.update(|e| e.push(m)),
+                        StepOutcome::Finished => break,
+                    }
+                    yield_to_browser().await;
+                }
+                let iterations_done = trainer.history().last().map(|m| m.iteration).unwrap_or(0);
+                let verdict = if cancelled { "Cancelled" } else { "Finished" };
+                this.progress.set(format!(
+                    "{verdict} after {iterations_done} iteration(s); classifying the validation images with the best weights…"
+                ));
+                yield_to_browser().await;
+                let mut evaluator = trainer.final_evaluator();
+                let device = trainer.inference_device();
+                while !evaluator.is_done() {
+                    evaluator.step(&device, trainer.data()).await.map_err(|e| gpu_stop(e.into(), on_gpu))?;
+                    yield_to_browser().await;
+                }
+                let evaluation = evaluator.finish(trainer.data());
+                let weights = export_weights(&trainer.best_model()).await.map_err(|e| match e {
+                    ExportError::Read(e) => gpu_stop(e.into(), on_gpu),
+                    other => Stop::Other(other.to_string()),
+                })?;
+                let bytes = weights_to_safetensors(&weights).map_err(|e| Stop::Other(e.to_string()))?;
+                this.downloads.set_value(Some((bytes, data.classes.join("\n") + "\n")));
+                this.progress.set(format!("{verdict} after {iterations_done} iteration(s) in {:.0} s.", (clock() - started) / 1e3));
+                this.phase.set(Phase::Done {
+                    accuracy: evaluation.accuracy,
+                    confusion: evaluation.confusion.clone(),
+                    classes: data.classes.clone(),
+                    cancelled,
+                });
+                Ok(())
+            }
+            .await;
+            match result {
+                Ok(()) => {}
+                Err(Stop::Gpu(failure)) => match trainer.checkpoint() {
+                    Some(checkpoint) => {
+                        this.phase.set(Phase::Interrupted {
+                            failure: failure.clone(),
+                            epochs_done: checkpoint.epochs_done(),
+                            iteration: checkpoint.iteration(),
+                            batch: config.batch_size,
+                        });
+                        this.resume_point.set_value(Some(ResumePoint {
+                            checkpoint: checkpoint.clone(),
+                            config: config.clone(),
+                            data: data.clone(),
+                            device: trainer.inference_device(),
+                            failure,
+                        }));
+                    }
+                    None => this.phase.set(Phase::Failed(format!("{failure}; nothing was trained yet — start again (on the CPU: reload with ?backend=cpu)"))),
+                },
+                Err(Stop::Other(message)) => this.phase.set(Phase::Failed(message)),
+            }
+        });
+    }
+}
+
+/// What the page says after a GPU failure, and what it offers.
+fn interruption_message(failure: &GpuFailure, epochs_done: usize, iteration: usize) -> String {
+    let kept = if epochs_done == 0 {
+        "no epoch had finished yet, so training starts again from the beginning".to_string()
+    } else {
+        format!("the network after epoch {epochs_done} ({iteration} iterations) is kept and training goes on from there")
+    };
+    let advice = match failure.kind {
+        GpuFailureKind::OutOfMemory => "A smaller mini-batch needs less GPU memory; the CPU has no such limit but is slower.",
+        GpuFailureKind::Lost => "The GPU cannot be used again in this page (reload it to try); the CPU can go on.",
+        GpuFailureKind::Error => "If a buffer was too large for the GPU, a smaller mini-batch helps; the CPU can go on too.",
+    };
+    format!("Training stopped: {failure}. {advice} If you continue, {kept}.")
 }
 
 fn number_input(id: &'static str, label: &'static str, value: RwSignal<String>) -> impl IntoView {
@@ -48,7 +211,12 @@ fn parse<T: std::str::FromStr>(what: &str, text: &str) -> Result<T, String> {
 }
 
 #[component]
-pub fn TrainingPanel(engine: Engine, data_set: RwSignal<DataSetStatus>, model: RwSignal<ModelStatus>) -> impl IntoView {
+pub fn TrainingPanel(
+    engine: Engine,
+    data_set: RwSignal<DataSetStatus>,
+    model: RwSignal<ModelStatus>,
+    backend: RwSignal<Option<BackendInfo>>,
+) -> impl IntoView {
     let engine_for_use = StoredValue::new_local(engine.clone());
     let epochs = RwSignal::new("50".to_string());
     let batch = RwSignal::new("128".to_string());
@@ -66,6 +234,7 @@ pub fn TrainingPanel(engine: Engine, data_set: RwSignal<DataSetStatus>, model: R
     let epoch_points = RwSignal::new(Vec::<EpochMetrics>::new());
     let control = Rc::new(Cell::new(Control::Run));
     let downloads = StoredValue::new_local(None::<(Vec<u8>, String)>);
+    let resume_point = StoredValue::new_local(None::<ResumePoint>);
 
     let loss_canvas = NodeRef::<Canvas>::new();
     let accuracy_canvas = NodeRef::<Canvas>::new();
@@ -98,8 +267,19 @@ pub fn TrainingPanel(engine: Engine, data_set: RwSignal<DataSetStatus>, model: R
         Ok(config)
     };
 
+    let outputs = RunOutputs {
+        phase,
+        progress,
+        iterations,
+        epoch_points,
+        downloads,
+        resume_point,
+        control: control.clone(),
+        classes: StoredValue::new_local(Vec::new()),
+    };
+
     let start = {
-        let control = control.clone();
+        let outputs = outputs.clone();
         move |_| {
             let config = match settings() {
                 Ok(c) => c,
@@ -114,82 +294,48 @@ pub fn TrainingPanel(engine: Engine, data_set: RwSignal<DataSetStatus>, model: R
             } else {
                 "No pretrained weights are loaded: training from scratch (random weights).".into()
             });
-            let mut trainer = match Trainer::new(data.clone(), net, &device, config.clone()) {
-                Ok(t) => t,
-                Err(e) => return phase.set(Phase::Failed(e.to_string())),
-            };
-            control.set(Control::Run);
-            iterations.set(Vec::new());
-            epoch_points.set(Vec::new());
-            phase.set(Phase::Running);
-            let control = control.clone();
-            spawn_local(async move {
-                let total = trainer.iterations_per_epoch() * config.epochs;
-                let clock = || web_sys::window().and_then(|w| w.performance()).map(|p| p.now()).unwrap_or(0.0);
-                let started = clock();
-                let mut cancelled = false;
-                let result: Result<(), String> = async {
-                    loop {
-                        if !keep_going(&control, || phase.set(Phase::Paused)).await {
-                            cancelled = true;
-                            break;
-                        }
-                        phase.set(Phase::Running);
-                        match trainer.step().await.map_err(|e| e.to_string())? {
-                            StepOutcome::Iteration(m) => {
-                                let elapsed = (clock() - started) / 1e3;
-                                let eta = elapsed / m.iteration as f64 * (total - m.iteration) as f64;
-                                progress.set(format!(
-                                    "Epoch {}/{}, iteration {}/{}: loss {:.4}, accuracy {:.3} — about {:.0} s left",
-                                    m.epoch, config.epochs, m.iteration, total, m.loss, m.accuracy, eta
-                                ));
-                                iterations.update(|i| i.push(m));
-                            }
-                            StepOutcome::Validating { done, total } => {
-                                progress.set(format!("Classifying the validation images… {done}/{total}"));
-                            }
-                            StepOutcome::EpochEnd(m) => epoch_points.update(|e| e.push(m)),
-                            StepOutcome::Finished => break,
-                        }
-                        yield_to_browser().await;
-                    }
-                    progress.set(format!(
-                        "{} after {} iteration(s); classifying the validation images with the best weights…",
-                        if cancelled { "Cancelled" } else { "Finished" },
-                        trainer.history().last().map(|m| m.iteration).unwrap_or(0)
-                    ));
-                    yield_to_browser().await;
-                    let mut evaluator = trainer.final_evaluator();
-                    let device = trainer.inference_device();
-                    while !evaluator.is_done() {
-                        evaluator.step(&device, trainer.data()).await.map_err(|e| e.to_string())?;
-                        yield_to_browser().await;
-                    }
-                    let evaluation = evaluator.finish(trainer.data());
-                    let weights = export_weights(&trainer.best_model()).await.map_err(|e| e.to_string())?;
-                    let bytes = weights_to_safetensors(&weights).map_err(|e| e.to_string())?;
-                    downloads.set_value(Some((bytes, data.classes.join("\n") + "\n")));
-                    progress.set(format!(
-                        "{} after {} iteration(s) in {:.0} s.",
-                        if cancelled { "Cancelled" } else { "Finished" },
-                        trainer.history().last().map(|m| m.iteration).unwrap_or(0),
-                        (clock() - started) / 1e3
-                    ));
-                    phase.set(Phase::Done {
-                        accuracy: evaluation.accuracy,
-                        confusion: evaluation.confusion.clone(),
-                        classes: data.classes.clone(),
-                        cancelled,
-                    });
-                    Ok(())
+            match Trainer::new(data.clone(), net, &device, config.clone()) {
+                Ok(trainer) => {
+                    iterations.set(Vec::new());
+                    epoch_points.set(Vec::new());
+                    outputs.launch(trainer, data, config);
                 }
-                .await;
-                if let Err(e) = result {
-                    phase.set(Phase::Failed(e));
-                }
-            });
+                Err(e) => phase.set(Phase::Failed(e.to_string())),
+            }
         }
     };
+    // Goes on from the last finished epoch after a GPU failure: on the GPU with the given
+    // mini-batch, or on the CPU (`None`).
+    let resume = StoredValue::new_local({
+        let outputs = outputs.clone();
+        let engine = engine_for_use;
+        move |gpu_batch: Option<usize>| {
+            let Some(point) = resume_point.get_value() else { return };
+            let (device, config) = match gpu_batch {
+                Some(batch_size) => {
+                    clear_gpu_failure();
+                    point.device.memory_cleanup();
+                    batch.set(batch_size.to_string());
+                    (point.device.clone(), TrainConfig { batch_size, ..point.config.clone() })
+                }
+                None => {
+                    if point.failure.kind == GpuFailureKind::Lost {
+                        backend.set(Some(engine.get_value().fall_back_to_cpu(&point.failure.to_string())));
+                    }
+                    (cpu_device(), point.config.clone())
+                }
+            };
+            match Trainer::resume(point.data.clone(), &point.checkpoint, &device, config.clone()) {
+                Ok(trainer) => {
+                    let done = point.checkpoint.iteration();
+                    iterations.update(|i| i.retain(|m| m.iteration <= done));
+                    epoch_points.set(point.checkpoint.history().to_vec());
+                    outputs.launch(trainer, point.data.clone(), config);
+                }
+                Err(e) => phase.set(Phase::Failed(e.to_string())),
+            }
+        }
+    });
     let pause = {
         let control = control.clone();
         move |_| control.set(control.get().toggled())
@@ -222,7 +368,8 @@ pub fn TrainingPanel(engine: Engine, data_set: RwSignal<DataSetStatus>, model: R
                 <button id="train-cancel" on:click=cancel disabled=move || !running()>"Cancel"</button>
             </p>
             <p id="train-note" class="status">{move || note.get()}</p>
-            <p id="train-progress" class="status" data-iterations=move || iterations.with(|i| i.len())>
+            <p id="train-progress" class="status" data-iterations=move || iterations.with(|i| i.len())
+                data-epochs=move || epoch_points.with(|e| e.iter().filter(|m| m.epoch > 0).count())>
                 {move || progress.get()}
             </p>
             <div class="charts">
@@ -231,6 +378,24 @@ pub fn TrainingPanel(engine: Engine, data_set: RwSignal<DataSetStatus>, model: R
             </div>
             {move || match phase.get() {
                 Phase::Failed(e) => view! { <p id="train-error" class="status error">{e}</p> }.into_any(),
+                Phase::Interrupted { failure, epochs_done, iteration, batch } => {
+                    // A buffer over the device's size limits is a validation error, not an out-of-memory
+                    // one, and a smaller mini-batch helps just the same; only a lost GPU is gone.
+                    let smaller = (failure.kind != GpuFailureKind::Lost && batch > 1).then_some(batch / 2);
+                    view! {
+                        <div id="train-interrupted" class="status error" data-kind=format!("{:?}", failure.kind)>
+                            <p id="train-failure">{interruption_message(&failure, epochs_done, iteration)}</p>
+                            <p>
+                                {smaller.map(|b| view! {
+                                    <button id="continue-gpu" on:click=move |_| resume.with_value(|go_on| go_on(Some(b)))>
+                                        {format!("Continue on the GPU with mini-batch {b}")}
+                                    </button>" "
+                                })}
+                                <button id="continue-cpu" on:click=move |_| resume.with_value(|go_on| go_on(None))>"Continue on the CPU"</button>
+                            </p>
+                        </div>
+                    }.into_any()
+                }
                 Phase::Done { accuracy, confusion, classes, cancelled } => view! {
                     <div id="train-results">
                         <p id="validation-accuracy">{format!(

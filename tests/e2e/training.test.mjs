@@ -83,30 +83,90 @@ test("train on a dropped folder: progress, cancel, restart, accuracy and confusi
   }
 });
 
-test("fine-tuning runs on WebGPU too (software adapter: a tiny run)", async () => {
+/** A WebGPU page with the fixture weights and 4 images of each of three digit classes (9 to
+ * train, 3 to validate), set to 2 epochs at `batch`. */
+async function webgpuTrainingPage(browser, batch) {
+  const page = await browser.newPage();
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  await page.goto(server.url);
+  await waitForBackend(page);
+  assert.match(await page.textContent("#backend"), /^Backend: WebGPU/);
+  await loadFixtureWeights(page);
+  const files = [];
+  for (const cls of ["0", "1", "2"]) {
+    for (const name of (await readdir(join(FIXTURES, "digits3", cls))).slice(0, 4)) {
+      files.push({ path: `d/${cls}/${name}`, bytes: await readFile(join(FIXTURES, "digits3", cls, name)) });
+    }
+  }
+  await dropFolder(page, "#dataset", files);
+  await page.waitForSelector("#dataset-summary");
+  await page.fill("#epochs", "2");
+  await page.fill("#batch-size", String(batch));
+  return { page, errors };
+}
+
+/** Trains until epoch 1 has been validated, pauses, lets `fail` break the GPU, resumes, and
+ * waits for the page's offer to go on. */
+async function failAfterFirstEpoch(page, fail) {
+  await page.click("#train-start");
+  await page.waitForFunction(() => Number(document.querySelector("#train-progress").dataset.epochs) >= 1,
+    null, { timeout: 900_000, polling: 500 });
+  await page.click("#train-pause");
+  await page.waitForFunction(() => document.querySelector("#train-pause").textContent === "Resume");
+  assert.equal(await page.evaluate(fail), true, "the test hook reached the WebGPU device");
+  await page.click("#train-pause");
+  await page.waitForSelector("#train-interrupted, #train-error, #validation-accuracy", { timeout: 300_000 });
+  assert.equal(await page.$("#train-error"), null, "no plain error: " + (await page.$eval("#train-error", (e) => e.textContent).catch(() => "")));
+  assert.notEqual(await page.$("#train-interrupted"), null, "the page noticed the GPU failure");
+}
+
+async function finishedRun(page) {
+  await page.waitForFunction(() => /Validation accuracy: /.test(document.querySelector("#validation-accuracy")?.textContent || ""),
+    null, { timeout: 900_000, polling: 500 });
+  const cells = await page.$$eval("#confusion td:not(.recall):not(.precision):not(:empty)", (tds) => tds.map((td) => Number(td.textContent)));
+  assert.equal(cells.reduce((a, b) => a + b, 0), 3, "3 validation images (1 per class)");
+}
+
+test("a lost GPU device: the page says so and training goes on on the CPU from the last finished epoch", async () => {
   const browser = await launchChromium({ webgpu: true });
   try {
-    const page = await browser.newPage();
-    await page.goto(server.url);
-    await waitForBackend(page);
+    const { page, errors } = await webgpuTrainingPage(browser, 3);
+    await failAfterFirstEpoch(page, () => window.layerlensGpuTestHooks.loseDevice());
+    assert.equal(await page.$eval("#train-interrupted", (e) => e.dataset.kind), "Lost");
+    const message = await page.textContent("#train-failure");
+    assert.match(message, /the GPU device was lost/);
+    assert.match(message, /after epoch 1 \(3 iterations\) is kept/);
+    assert.equal(await page.$("#continue-gpu"), null, "a lost GPU is not offered again");
+    await page.click("#continue-cpu");
+    await page.waitForFunction(() => /^Backend: CPU \(the GPU device was lost/.test(document.querySelector("#backend").textContent));
+    await finishedRun(page);
+    assert.equal(await iterationsShown(page), 6, "epoch 1's 3 iterations on the GPU + epoch 2's 3 on the CPU");
+    assert.match(await page.textContent("#train-progress"), /Finished after 6 iteration\(s\)/);
+    // The fine-tuned network loads back on the CPU and classifies.
+    await page.click("#use-finetuned");
+    await page.waitForFunction(() => /the fine-tuned network .*: 3 classes/.test(document.querySelector("#model-status").textContent));
+    assert.deepEqual(errors, [], "no uncaught errors (a wgpu panic would show here)");
+  } finally {
+    await browser.close();
+  }
+});
+
+test("GPU out of memory: the page offers a smaller mini-batch and goes on on the GPU", async () => {
+  const browser = await launchChromium({ webgpu: true });
+  try {
+    const { page, errors } = await webgpuTrainingPage(browser, 4);
+    await failAfterFirstEpoch(page, () => window.layerlensGpuTestHooks.runOutOfMemory());
+    assert.equal(await page.$eval("#train-interrupted", (e) => e.dataset.kind), "OutOfMemory");
+    assert.match(await page.textContent("#train-failure"), /the GPU ran out of memory/);
+    assert.equal(await page.textContent("#continue-gpu"), "Continue on the GPU with mini-batch 2");
+    assert.notEqual(await page.$("#continue-cpu"), null);
+    await page.click("#continue-gpu");
+    await finishedRun(page);
+    assert.equal(await page.inputValue("#batch-size"), "2");
+    assert.equal(await iterationsShown(page), 3 + 5, "epoch 1 at mini-batch 4, epoch 2 at 2");
     assert.match(await page.textContent("#backend"), /^Backend: WebGPU/);
-    await loadFixtureWeights(page);
-    const files = [];
-    for (const cls of ["0", "1", "2"]) {
-      for (const name of (await readdir(join(FIXTURES, "digits3", cls))).slice(0, 4)) {
-        files.push({ path: `d/${cls}/${name}`, bytes: await readFile(join(FIXTURES, "digits3", cls, name)) });
-      }
-    }
-    await dropFolder(page, "#dataset", files);
-    await page.waitForSelector("#dataset-summary");
-    await page.fill("#epochs", "1");
-    await page.fill("#batch-size", "3");
-    await page.click("#train-start");
-    await page.waitForSelector("#validation-accuracy, #train-error", { timeout: 900_000 });
-    assert.equal(await page.$("#train-error"), null, "no training error on WebGPU");
-    assert.match(await page.textContent("#train-progress"), /Finished after 3 iteration\(s\)/);
-    const cells = await page.$$eval("#confusion td:not(.recall):not(.precision):not(:empty)", (tds) => tds.map((td) => Number(td.textContent)));
-    assert.equal(cells.reduce((a, b) => a + b, 0), 3, "3 validation images (1 per class)");
+    assert.deepEqual(errors, []);
   } finally {
     await browser.close();
   }
