@@ -33,6 +33,8 @@ Options passed on to benches/tsne_bench.py:
   --score-max-n N           trustworthiness/5-NN in the scaling run up to N (default 10000)
   --seed N                  t-SNE seed for every method (default 0)
   --repeat R                runs per row, median time reported (default 1)
+  --reference-seeds K       openTSNE Barnes-Hut on digits with K seeds; the goal is checked
+                            against their mean (default 5)
   --timeout S               seconds per run before it is killed (default none)
   --layerlens-args "..."    extra flags for every `layerlens tsne` (or $LAYERLENS_TSNE_ARGS)
   --work-dir DIR            keep embeddings and logs there (default: temp dir, removed)

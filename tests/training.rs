@@ -42,7 +42,7 @@ fn fine_tuning_on_three_digit_classes_learns() {
         match block_on(trainer.step()).unwrap() {
             StepOutcome::Iteration(m) => losses.push(m.loss),
             StepOutcome::EpochEnd(m) => eprintln!("{m:?}"),
-            StepOutcome::Validating { .. } => {}
+            StepOutcome::Validating { .. } | StepOutcome::Accumulating { .. } => {}
             StepOutcome::Finished => break,
         }
     }
@@ -168,4 +168,58 @@ fn training_resumes_from_the_last_finished_epoch_with_a_smaller_batch() {
     let best = history[1..].iter().map(|m| m.validation_accuracy).fold(0.0, f64::max);
     let evaluation = block_on(resumed.final_evaluation()).unwrap();
     assert!((evaluation.accuracy - best).abs() < 1e-9);
+}
+
+/// A mini-batch processed in parts (gradient accumulation, as the page does on the CPU) gives
+/// the whole mini-batch's loss and the same update: Adam's first step moves each weight by
+/// ±learning rate along its gradient's sign, so weights can only differ where a gradient is
+/// within rounding of zero.
+#[test]
+fn a_mini_batch_in_parts_gives_the_whole_batch_update() {
+    let data = Arc::new(load_path(&fixture("digits3")).unwrap());
+    let device = cpu_device();
+    let config = TrainConfig {
+        epochs: 1,
+        batch_size: 8,
+        seed: 11,
+        dropout: 0.0,
+        augmentation: Augmentation::default(),
+        ..TrainConfig::default()
+    };
+    let first_iteration = |micro_batch: usize| {
+        let config = TrainConfig { micro_batch, ..config.clone() };
+        let mut trainer = Trainer::new(data.clone(), pretrained(&device), &device, config).unwrap();
+        block_on(trainer.baseline()).unwrap();
+        let mut parts = Vec::new();
+        loop {
+            match block_on(trainer.step()).unwrap() {
+                StepOutcome::Accumulating { done, total } => parts.push((done, total)),
+                StepOutcome::Iteration(m) => {
+                    let weights = block_on(export_weights(&trainer.model())).unwrap();
+                    return (m, parts, weights);
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    };
+    let (whole, whole_parts, whole_weights) = first_iteration(0);
+    let (split, split_parts, split_weights) = first_iteration(3);
+    assert!(whole_parts.is_empty());
+    assert_eq!(split_parts, vec![(3, 8), (6, 8)], "parts of 3, 3 and 2 images");
+    assert!((whole.loss - split.loss).abs() <= 1e-5 * whole.loss, "loss {} vs {}", whole.loss, split.loss);
+    assert_eq!(whole.accuracy, split.accuracy);
+    let (mut differ, mut total, mut largest) = (0usize, 0usize, 0f32);
+    for ((name, a), (_, b)) in whole_weights.iter().zip(split_weights.iter()) {
+        assert_eq!(a.shape, b.shape, "{name}");
+        for (x, y) in a.data.iter().zip(&b.data) {
+            total += 1;
+            let d = (x - y).abs();
+            largest = largest.max(d);
+            if d > 1e-6 {
+                differ += 1;
+            }
+        }
+    }
+    eprintln!("{differ} of {total} weights differ by more than 1e-6 (largest {largest:e})");
+    assert!(differ * 10_000 <= total, "{differ} of {total} weights moved differently");
 }

@@ -95,6 +95,11 @@ struct TrainArgs {
     epochs: usize,
     #[arg(long, default_value_t = 128, value_parser = parse_positive)]
     batch_size: usize,
+    /// Images per forward/backward pass; gradients are summed over the mini-batch, so the
+    /// update is the same. Default: 32 on wgpu (WebGPU's 128 MiB buffer-binding limit), the
+    /// whole mini-batch on the CPU.
+    #[arg(long, value_name = "N", value_parser = parse_positive)]
+    micro_batch: Option<usize>,
     #[arg(long, default_value_t = 1e-4, value_parser = parse_learning_rate)]
     learning_rate: f64,
     /// Fraction of each class used for training; the rest validates.

@@ -14,7 +14,8 @@ use crate::data::dataset::DataSet;
 use crate::data::sources::load_path;
 use crate::model::export::export_weights;
 use crate::model::weights::weights_to_safetensors;
-use crate::train::{EpochMetrics, StepOutcome, TrainConfig, Trainer};
+use crate::backend::is_cpu;
+use crate::train::{EpochMetrics, GPU_MICRO_BATCH, StepOutcome, TrainConfig, Trainer};
 
 #[derive(Serialize)]
 struct Report<'a> {
@@ -58,6 +59,7 @@ pub fn run(args: TrainArgs) -> Result<(), String> {
         learning_rate: args.learning_rate,
         train_fraction: args.train_fraction,
         seed: args.seed,
+        micro_batch: args.micro_batch.unwrap_or(if is_cpu(&device) { 0 } else { GPU_MICRO_BATCH }),
         augmentation: if args.no_augment { Augmentation::none() } else { Augmentation::default() },
         ..TrainConfig::default()
     };
@@ -93,7 +95,7 @@ pub fn run(args: TrainArgs) -> Result<(), String> {
                 m.validation_accuracy,
                 start.elapsed().as_secs_f64()
             ),
-            StepOutcome::Validating { .. } => {}
+            StepOutcome::Validating { .. } | StepOutcome::Accumulating { .. } => {}
             StepOutcome::Finished => break,
         }
     }

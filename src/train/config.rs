@@ -5,6 +5,12 @@ use serde::Serialize;
 
 use crate::data::augment::Augmentation;
 
+/// Images per forward/backward pass on a GPU unless set otherwise. WebGPU binds at most
+/// 128 MiB per storage buffer by default: a whole mini-batch of 128 needs a 196 MiB buffer and
+/// fails to allocate (measured natively on lavapipe), while conv1's output for 32 images is
+/// 105 MB. Gradient accumulation keeps the update the whole mini-batch's.
+pub const GPU_MICRO_BATCH: usize = 32;
+
 /// Everything the user can set before training starts.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TrainConfig {
@@ -18,6 +24,11 @@ pub struct TrainConfig {
     pub train_fraction: f64,
     /// Seeds the split, the shuffles, the augmentation and the new head's initialisation.
     pub seed: u64,
+    /// Images per forward/backward pass inside a mini-batch (0 = the whole mini-batch at once).
+    /// The parts' gradients are summed before Adam's step, so the update is the whole
+    /// mini-batch's; each part is one `Trainer::step`, which keeps a page training on the CPU
+    /// painting between parts however large the mini-batch is.
+    pub micro_batch: usize,
     /// Validation images classified per step (smaller keeps a page on the CPU responsive).
     pub evaluation_chunk: usize,
     /// Dropout before `conv10` (SqueezeNet's 0.5; 0 for exactly reproducible steps).
@@ -34,6 +45,7 @@ impl Default for TrainConfig {
             learning_rate: 1e-4,
             train_fraction: 0.65,
             seed: 0,
+            micro_batch: 0,
             evaluation_chunk: 16,
             dropout: 0.5,
             augmentation: Augmentation::default(),

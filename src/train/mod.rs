@@ -12,6 +12,6 @@ mod evaluate;
 mod trainer;
 
 pub use batch::prepare_input;
-pub use config::TrainConfig;
+pub use config::{GPU_MICRO_BATCH, TrainConfig};
 pub use evaluate::{Evaluation, Evaluator};
 pub use trainer::{Checkpoint, EpochMetrics, IterationMetrics, StepOutcome, TrainError, Trainer};

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use burn::nn::loss::CrossEntropyLossConfig;
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::optim::{AdamConfig, GradientsAccumulator, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
@@ -113,6 +113,9 @@ pub struct EpochMetrics {
 #[derive(Debug, Clone)]
 pub enum StepOutcome {
     Iteration(IterationMetrics),
+    /// Part of a mini-batch went forward and backward (`done` of its `total` images); the
+    /// update comes with the last part (see `TrainConfig::micro_batch`).
+    Accumulating { done: usize, total: usize },
     /// Part of the validation split was classified (`done` of `total` images).
     Validating { done: usize, total: usize },
     /// An epoch ended and the validation split was classified.
@@ -147,6 +150,18 @@ pub struct Trainer {
     validating: Option<(Evaluator, f64, f64)>,
     /// The last finished epoch, in host memory (taken after its validation).
     checkpoint: Option<Checkpoint>,
+    /// The mini-batch under way when it is processed in parts.
+    partial: Option<PartialBatch>,
+}
+
+/// A mini-batch being worked through in parts: its images, how many are done, the summed
+/// gradients, and the loss and correct count so far (on the device, read once at the end).
+struct PartialBatch {
+    images: Vec<usize>,
+    done: usize,
+    gradients: GradientsAccumulator<SqueezeNet>,
+    loss: Option<Tensor<1>>,
+    correct: Option<Tensor<1>>,
 }
 
 impl Trainer {
@@ -185,6 +200,7 @@ impl Trainer {
             history: Vec::new(),
             best: None,
             checkpoint: None,
+            partial: None,
         })
     }
 
@@ -226,6 +242,7 @@ impl Trainer {
             history: checkpoint.history.clone(),
             best,
             checkpoint: Some(checkpoint.clone()),
+            partial: None,
         })
     }
 
@@ -282,6 +299,11 @@ impl Trainer {
         Ok(*self.history.first().expect("Trainer::new schedules the epoch-0 validation"))
     }
 
+    /// Training iterations (mini-batches) completed so far.
+    pub fn iterations_done(&self) -> usize {
+        self.iteration
+    }
+
     /// Training epochs completed so far.
     pub fn epochs_done(&self) -> usize {
         self.epochs_done
@@ -303,6 +325,9 @@ impl Trainer {
             let metrics = *self.history.last().expect("close_epoch records the epoch");
             return Ok(StepOutcome::EpochEnd(metrics));
         }
+        if self.partial.is_some() {
+            return self.train_part().await;
+        }
         if self.epochs_done >= self.config.epochs {
             return Ok(StepOutcome::Finished);
         }
@@ -317,9 +342,40 @@ impl Trainer {
             return Ok(StepOutcome::Validating { done: 0, total: self.split.validation.len() });
         }
         let end = (self.cursor + self.config.batch_size).min(self.order.len());
-        let batch: Vec<usize> = self.order[self.cursor..end].to_vec();
+        let images = self.order[self.cursor..end].to_vec();
         self.cursor = end;
-        let (loss, accuracy) = self.train_on(&batch).await?;
+        self.partial = Some(PartialBatch { images, done: 0, gradients: GradientsAccumulator::new(), loss: None, correct: None });
+        self.train_part().await
+    }
+
+    /// Forward and backward over the next part of the mini-batch under way; after the last
+    /// part, Adam's step with the summed gradients and the iteration's one read-back.
+    async fn train_part(&mut self) -> Result<StepOutcome, TrainError> {
+        let mut partial = self.partial.take().expect("a mini-batch is under way");
+        let total = partial.images.len();
+        let part = if self.config.micro_batch == 0 { total } else { self.config.micro_batch.min(total - partial.done) };
+        let indices = partial.images[partial.done..partial.done + part].to_vec();
+        let (loss, correct, gradients) = self.forward_backward(&indices, part as f64 / total as f64)?;
+        partial.gradients.accumulate(&self.model, gradients);
+        partial.loss = Some(match partial.loss.take() {
+            Some(sum) => sum + loss,
+            None => loss,
+        });
+        partial.correct = Some(match partial.correct.take() {
+            Some(sum) => sum + correct,
+            None => correct,
+        });
+        partial.done += part;
+        if partial.done < total {
+            let done = partial.done;
+            self.partial = Some(partial);
+            return Ok(StepOutcome::Accumulating { done, total });
+        }
+        self.model = self.optimizer.step(self.config.learning_rate, self.model.clone(), partial.gradients.grads());
+        // One read-back per iteration: loss and the number of correct predictions together.
+        let sums = [partial.loss.expect("one part at least"), partial.correct.expect("one part at least")];
+        let figures = read_f32(Tensor::cat(sums.to_vec(), 0)).await?;
+        let (loss, accuracy) = (f64::from(figures[0]), f64::from(figures[1]) / total as f64);
         self.iteration += 1;
         self.epoch_sums.0 += loss;
         self.epoch_sums.1 += accuracy;
@@ -327,7 +383,10 @@ impl Trainer {
         Ok(StepOutcome::Iteration(IterationMetrics { iteration: self.iteration, epoch: self.epochs_done + 1, loss, accuracy }))
     }
 
-    async fn train_on(&mut self, batch: &[usize]) -> Result<(f64, f64), TrainError> {
+    /// Cross-entropy over `batch` scaled by `weight` (its share of the mini-batch, so the parts'
+    /// losses and gradients add up to the whole mini-batch's mean), its gradients, and the
+    /// number of correct predictions (both figures detached, on the device).
+    fn forward_backward(&mut self, batch: &[usize], weight: f64) -> Result<(Tensor<1>, Tensor<1>, GradientsParams), TrainError> {
         let side = INPUT_SIZE as usize;
         let mut values = Vec::with_capacity(batch.len() * 3 * side * side);
         let mut targets = Vec::with_capacity(batch.len());
@@ -343,12 +402,12 @@ impl Trainer {
         let targets = Tensor::<1, Int>::from_data(TensorData::new(targets, [n]), &self.device);
         let logits = self.model.forward(input);
         let correct = logits.clone().argmax(1).reshape([n]).equal(targets.clone()).float().sum();
-        let loss = CrossEntropyLossConfig::new().init(&self.device).forward(logits, targets);
-        let grads = GradientsParams::from_grads(loss.backward(), &self.model);
-        self.model = self.optimizer.step(self.config.learning_rate, self.model.clone(), grads);
-        // One read-back per iteration: loss and the number of correct predictions together.
-        let figures = read_f32(Tensor::cat(vec![loss.detach().inner(), correct.detach().inner()], 0)).await?;
-        Ok((f64::from(figures[0]), f64::from(figures[1]) / n as f64))
+        let mut loss = CrossEntropyLossConfig::new().init(&self.device).forward(logits, targets);
+        if weight != 1.0 {
+            loss = loss * weight;
+        }
+        let gradients = GradientsParams::from_grads(loss.backward(), &self.model);
+        Ok((loss.detach().inner(), correct.detach().inner(), gradients))
     }
 
     /// Reads the weights back into a [`Checkpoint`] (one read-back per tensor, once an epoch).

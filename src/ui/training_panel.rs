@@ -22,7 +22,7 @@ use crate::data::augment::Augmentation;
 use crate::data::dataset::DataSet;
 use crate::model::export::{ExportError, export_weights};
 use crate::model::weights::weights_to_safetensors;
-use crate::train::{Checkpoint, EpochMetrics, IterationMetrics, StepOutcome, TrainConfig, TrainError, Trainer};
+use crate::train::{GPU_MICRO_BATCH, Checkpoint, EpochMetrics, IterationMetrics, StepOutcome, TrainConfig, TrainError, Trainer};
 
 /// The training's state as shown.
 #[derive(Debug, Clone, PartialEq)]
@@ -32,7 +32,8 @@ enum Phase {
     Paused,
     Done { accuracy: f64, confusion: ConfusionMatrix, classes: Vec<String>, cancelled: bool },
     /// The GPU failed; training can go on from the last finished epoch (see [`ResumePoint`]).
-    Interrupted { failure: GpuFailure, epochs_done: usize, iteration: usize, batch: usize },
+    /// `batch` and `pass`: the mini-batch and the images per forward/backward pass it ran with.
+    Interrupted { failure: GpuFailure, epochs_done: usize, iteration: usize, batch: usize, pass: usize },
     Failed(String),
 }
 
@@ -95,7 +96,7 @@ impl RunOutputs {
             let clock = || web_sys::window().and_then(|w| w.performance()).map(|p| p.now()).unwrap_or(0.0);
             let started = clock();
             let first_iteration = trainer.checkpoint().map_or(0, |c| c.iteration());
-            let total = first_iteration + trainer.iterations_per_epoch() * config.epochs.saturating_sub(trainer.epochs_done());
+            let total_iterations = first_iteration + trainer.iterations_per_epoch() * config.epochs.saturating_sub(trainer.epochs_done());
             let mut cancelled = false;
             let result: Result<(), Stop> = async {
                 loop {
@@ -108,15 +109,21 @@ impl RunOutputs {
                         StepOutcome::Iteration(m) => {
                             let elapsed = (clock() - started) / 1e3;
                             let done = (m.iteration - first_iteration).max(1);
-                            let eta = elapsed / done as f64 * total.saturating_sub(m.iteration) as f64;
+                            let eta = elapsed / done as f64 * total_iterations.saturating_sub(m.iteration) as f64;
                             this.progress.set(format!(
                                 "Epoch {}/{}, iteration {}/{}: loss {:.4}, accuracy {:.3} — about {:.0} s left",
-                                m.epoch, config.epochs, m.iteration, total, m.loss, m.accuracy, eta
+                                m.epoch, config.epochs, m.iteration, total_iterations, m.loss, m.accuracy, eta
                             ));
                             this.iterations.update(|i| i.push(m));
                         }
                         StepOutcome::Validating { done, total } => {
                             this.progress.set(format!("Classifying the validation images… {done}/{total}"));
+                        }
+                        StepOutcome::Accumulating { done, total } => {
+                            this.progress.set(format!(
+                                "Epoch {}/{}, iteration {}/{}: {done}/{total} images of the mini-batch…",
+                                trainer.epochs_done() + 1, config.epochs, trainer.iterations_done() + 1, total_iterations
+                            ));
                         }
                         StepOutcome::EpochEnd(m) => this.epoch_points.update(|e| e.push(m)),
                         StepOutcome::Finished => break,
@@ -161,6 +168,7 @@ impl RunOutputs {
                             epochs_done: checkpoint.epochs_done(),
                             iteration: checkpoint.iteration(),
                             batch: config.batch_size,
+                            pass: if config.micro_batch == 0 { config.batch_size } else { config.micro_batch.min(config.batch_size) },
                         });
                         this.resume_point.set_value(Some(ResumePoint {
                             checkpoint: checkpoint.clone(),
@@ -178,6 +186,13 @@ impl RunOutputs {
     }
 }
 
+/// Images per forward/backward pass in the page: on the CPU the work runs on the page's own
+/// thread, and two images (about 0.4 s in Chromium on the test machine) keep it painting
+/// whatever the mini-batch size; on the GPU, parts that fit WebGPU's buffer limits.
+fn micro_batch_for(device: &Device) -> usize {
+    if is_cpu(device) { 2 } else { GPU_MICRO_BATCH }
+}
+
 /// What the page says after a GPU failure, and what it offers.
 fn interruption_message(failure: &GpuFailure, epochs_done: usize, iteration: usize) -> String {
     let kept = if epochs_done == 0 {
@@ -186,9 +201,9 @@ fn interruption_message(failure: &GpuFailure, epochs_done: usize, iteration: usi
         format!("the network after epoch {epochs_done} ({iteration} iterations) is kept and training goes on from there")
     };
     let advice = match failure.kind {
-        GpuFailureKind::OutOfMemory => "A smaller mini-batch needs less GPU memory; the CPU has no such limit but is slower.",
+        GpuFailureKind::OutOfMemory => "Smaller batches need less GPU memory; the CPU has no such limit but is slower.",
         GpuFailureKind::Lost => "The GPU cannot be used again in this page (reload it to try); the CPU can go on.",
-        GpuFailureKind::Error => "If a buffer was too large for the GPU, a smaller mini-batch helps; the CPU can go on too.",
+        GpuFailureKind::Error => "If a buffer was too large for the GPU, smaller batches help; the CPU can go on too.",
     };
     format!("Training stopped: {failure}. {advice} If you continue, {kept}.")
 }
@@ -294,6 +309,7 @@ pub fn TrainingPanel(
             } else {
                 "No pretrained weights are loaded: training from scratch (random weights).".into()
             });
+            let config = TrainConfig { micro_batch: micro_batch_for(&device), ..config };
             match Trainer::new(data.clone(), net, &device, config.clone()) {
                 Ok(trainer) => {
                     iterations.set(Vec::new());
@@ -309,20 +325,21 @@ pub fn TrainingPanel(
     let resume = StoredValue::new_local({
         let outputs = outputs.clone();
         let engine = engine_for_use;
-        move |gpu_batch: Option<usize>| {
+        move |on_gpu: Option<(usize, usize)>| {
             let Some(point) = resume_point.get_value() else { return };
-            let (device, config) = match gpu_batch {
-                Some(batch_size) => {
+            let (device, config) = match on_gpu {
+                Some((batch_size, micro_batch)) => {
                     clear_gpu_failure();
                     point.device.memory_cleanup();
                     batch.set(batch_size.to_string());
-                    (point.device.clone(), TrainConfig { batch_size, ..point.config.clone() })
+                    (point.device.clone(), TrainConfig { batch_size, micro_batch, ..point.config.clone() })
                 }
                 None => {
                     if point.failure.kind == GpuFailureKind::Lost {
                         backend.set(Some(engine.get_value().fall_back_to_cpu(&point.failure.to_string())));
                     }
-                    (cpu_device(), point.config.clone())
+                    let device = cpu_device();
+                    (device.clone(), TrainConfig { micro_batch: micro_batch_for(&device), ..point.config.clone() })
                 }
             };
             match Trainer::resume(point.data.clone(), &point.checkpoint, &device, config.clone()) {
@@ -378,17 +395,18 @@ pub fn TrainingPanel(
             </div>
             {move || match phase.get() {
                 Phase::Failed(e) => view! { <p id="train-error" class="status error">{e}</p> }.into_any(),
-                Phase::Interrupted { failure, epochs_done, iteration, batch } => {
+                Phase::Interrupted { failure, epochs_done, iteration, batch, pass } => {
                     // A buffer over the device's size limits is a validation error, not an out-of-memory
                     // one, and a smaller mini-batch helps just the same; only a lost GPU is gone.
-                    let smaller = (failure.kind != GpuFailureKind::Lost && batch > 1).then_some(batch / 2);
+                    // GPU memory follows the images per pass: halve it, and the mini-batch with it.
+                    let smaller = (failure.kind != GpuFailureKind::Lost && pass > 1).then_some(((batch / 2).max(1), pass / 2));
                     view! {
                         <div id="train-interrupted" class="status error" data-kind=format!("{:?}", failure.kind)>
                             <p id="train-failure">{interruption_message(&failure, epochs_done, iteration)}</p>
                             <p>
-                                {smaller.map(|b| view! {
-                                    <button id="continue-gpu" on:click=move |_| resume.with_value(|go_on| go_on(Some(b)))>
-                                        {format!("Continue on the GPU with mini-batch {b}")}
+                                {smaller.map(|(b, p)| view! {
+                                    <button id="continue-gpu" on:click=move |_| resume.with_value(|go_on| go_on(Some((b, p))))>
+                                        {format!("Continue on the GPU with mini-batch {b} ({p} images per pass)")}
                                     </button>" "
                                 })}
                                 <button id="continue-cpu" on:click=move |_| resume.with_value(|go_on| go_on(None))>"Continue on the CPU"</button>

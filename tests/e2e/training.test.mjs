@@ -42,9 +42,13 @@ test("train on a dropped folder: progress, cancel, restart, accuracy and confusi
       requestAnimationFrame(tick);
     });
 
+    // Mini-batches of 10 go through the CPU two images per pass (gradients summed), so the page
+    // keeps painting however large the mini-batch is.
     await page.fill("#epochs", "2");
-    await page.fill("#batch-size", "2");
+    await page.fill("#batch-size", "10");
     await page.click("#train-start");
+    await page.waitForFunction(() => /images of the mini-batch/.test(document.querySelector("#train-progress").textContent),
+      null, { timeout: 120_000, polling: 50 });
     await page.waitForFunction(() => Number(document.querySelector("#train-progress").dataset.iterations) >= 2, null, { timeout: 120_000 });
     const before = await iterationsShown(page);
     await page.waitForFunction((n) => Number(document.querySelector("#train-progress").dataset.iterations) > n, before, { timeout: 60_000 });
@@ -52,12 +56,12 @@ test("train on a dropped folder: progress, cancel, restart, accuracy and confusi
     await page.waitForSelector("#validation-accuracy", { timeout: 120_000 });
     assert.match(await page.textContent("#validation-accuracy"), /cancelled/);
 
-    // Restart and let it finish: 2 epochs of 30 iterations.
+    // Restart and let it finish: 2 epochs of 6 iterations (60 training images).
     await page.click("#train-start");
     await page.waitForFunction(() => document.querySelector("#validation-accuracy") === null, null, { timeout: 10_000 }).catch(() => {});
     await page.waitForFunction(() => /Validation accuracy: /.test(document.querySelector("#validation-accuracy")?.textContent || ""),
       null, { timeout: 600_000, polling: 500 });
-    assert.equal(await iterationsShown(page), 60);
+    assert.equal(await iterationsShown(page), 12);
     const accuracy = Number((await page.textContent("#validation-accuracy")).match(/([\d.]+) %/)[1]);
     assert.ok(accuracy >= 0 && accuracy <= 100);
     assert.equal(await page.$$eval("#confusion .recall", (c) => c.length), 3);
@@ -159,7 +163,7 @@ test("GPU out of memory: the page offers a smaller mini-batch and goes on on the
     await failAfterFirstEpoch(page, () => window.layerlensGpuTestHooks.runOutOfMemory());
     assert.equal(await page.$eval("#train-interrupted", (e) => e.dataset.kind), "OutOfMemory");
     assert.match(await page.textContent("#train-failure"), /the GPU ran out of memory/);
-    assert.equal(await page.textContent("#continue-gpu"), "Continue on the GPU with mini-batch 2");
+    assert.equal(await page.textContent("#continue-gpu"), "Continue on the GPU with mini-batch 2 (2 images per pass)");
     assert.notEqual(await page.$("#continue-cpu"), null);
     await page.click("#continue-gpu");
     await finishedRun(page);
