@@ -94,20 +94,14 @@ pub struct GpuFailure {
     pub message: String,
 }
 
-/// The GPU failure recorded since the last [`clear_gpu_failure`], if any. Natively always
-/// `None`: there cubecl marks a lost device itself and the read-back reports it.
-pub fn gpu_failure() -> Option<GpuFailure> {
+/// The GPU failure recorded since the last call, if any (a lost device is reported on every
+/// call: it stays lost). Natively always `None`: there cubecl marks a lost device itself and
+/// the read-back reports it.
+fn take_gpu_failure() -> Option<GpuFailure> {
     #[cfg(target_arch = "wasm32")]
-    return webgpu::recorded_failure();
+    return webgpu::take_recorded_failure();
     #[cfg(not(target_arch = "wasm32"))]
     None
-}
-
-/// Forgets a recorded out-of-memory or error (the device still works); a lost device stays
-/// lost.
-pub fn clear_gpu_failure() {
-    #[cfg(target_arch = "wasm32")]
-    webgpu::clear_recorded_failure();
 }
 
 /// Whether `device` is the CPU (Flex), with or without autodiff.
@@ -150,20 +144,21 @@ pub fn native_device(kind: BackendKind) -> Result<Device, BackendError> {
 /// Reads a float tensor back as a flat `Vec<f32>`, asynchronously (required on wasm32 for
 /// GPU tensors; immediate on the CPU).
 ///
-/// A GPU read fails with [`BackendError::GpuFailed`] when the device ran out of memory, was
-/// lost or reported an error since the failure was last cleared: after an out-of-memory the
-/// values read may be garbage, and must not be taken for results.
+/// A GPU read fails with [`BackendError::GpuFailed`] when the device ran out of memory or
+/// reported an error since the last read (values read after an out-of-memory may be garbage,
+/// and must not be taken for results), or has been lost. The out-of-memory or error is
+/// reported once: the read after it tries again.
 pub async fn read_f32<const D: usize>(tensor: Tensor<D>) -> Result<Vec<f32>, BackendError> {
     let on_gpu = !is_cpu(&tensor.device());
     let read = tensor.into_data_async().await;
     if on_gpu {
-        if let Some(failure) = gpu_failure() {
+        if let Some(failure) = take_gpu_failure() {
             return Err(failure.into());
         }
         if read.is_err() {
             // A lost device may fail the read before the browser's `lost` notice is delivered.
             yield_once().await;
-            if let Some(failure) = gpu_failure() {
+            if let Some(failure) = take_gpu_failure() {
                 return Err(failure.into());
             }
         }

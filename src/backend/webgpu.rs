@@ -13,7 +13,7 @@
 //!
 //! A third patch watches the device: wgpu's uncaptured-error handler panics (which aborts the
 //! page), so errors and device loss are recorded in JavaScript instead and read here by
-//! [`recorded_failure`]; `backend::read_f32` turns them into errors the caller can act on.
+//! [`take_recorded_failure`]; `backend::read_f32` turns them into errors the caller can act on.
 
 use std::cell::RefCell;
 
@@ -28,17 +28,16 @@ extern "C" {
     fn install_webgpu_fixes() -> bool;
     #[wasm_bindgen(js_name = describeWebGpuAdapter)]
     fn describe_webgpu_adapter() -> js_sys::Promise;
-    #[wasm_bindgen(js_name = gpuFailure)]
-    fn gpu_failure_js() -> JsValue;
-    #[wasm_bindgen(js_name = clearGpuFailure)]
-    fn clear_gpu_failure_js();
+    #[wasm_bindgen(js_name = takeGpuFailure)]
+    fn take_gpu_failure_js() -> JsValue;
     #[wasm_bindgen(js_name = nextTask)]
     fn next_task_js() -> js_sys::Promise;
 }
 
-/// The failure the WebGPU watch recorded (see `webgpu_fixes.js`), if any.
-pub fn recorded_failure() -> Option<GpuFailure> {
-    let value = gpu_failure_js();
+/// The failure the WebGPU watch recorded since the last call (see `webgpu_fixes.js`), if any;
+/// a lost device is reported on every call.
+pub fn take_recorded_failure() -> Option<GpuFailure> {
+    let value = take_gpu_failure_js();
     if value.is_null() || value.is_undefined() {
         return None;
     }
@@ -49,11 +48,6 @@ pub fn recorded_failure() -> Option<GpuFailure> {
         _ => GpuFailureKind::Error,
     };
     Some(GpuFailure { kind, message: field("message") })
-}
-
-/// Forgets a recorded failure unless the device was lost.
-pub fn clear_recorded_failure() {
-    clear_gpu_failure_js();
 }
 
 /// Resolves after the browser's next task (so pending device notices are delivered).

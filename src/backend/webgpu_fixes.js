@@ -8,7 +8,7 @@ let installed = false;
 // wgpu hands every uncaptured WebGPU error (out of memory included) to a handler that panics,
 // which aborts the whole wasm instance: the page would die with the user's training. So the
 // device's `onuncapturederror` property is taken away from wgpu, and errors and device loss are
-// recorded here instead; the page polls `gpuFailure()` after each unit of GPU work.
+// recorded here instead; every GPU read-back asks `takeGpuFailure()` (src/backend/mod.rs).
 
 let watchedDevice = null;
 let failure = null;
@@ -38,16 +38,14 @@ function watchDevice(device) {
   return device;
 }
 
-/** The first GPU failure since the last `clearGpuFailure()`: `{ kind, message }` with kind
- * "out-of-memory", "lost" or "error"; null while the device is healthy. */
-export function gpuFailure() {
-  return failure;
-}
-
-/** Forgets a recorded failure (after an out-of-memory the device still works); a lost device
- * stays lost. */
-export function clearGpuFailure() {
+/** Hands over the failure recorded since the last call: `{ kind, message }` with kind
+ * "out-of-memory", "lost" or "error", or null while the device is healthy. Reporting an
+ * out-of-memory or error once is enough (the device still works and the next, smaller job may
+ * fit); a lost device is reported every time. */
+export function takeGpuFailure() {
+  const taken = failure;
   if (failure && failure.kind !== "lost") failure = null;
+  return taken;
 }
 
 /** Resolves after the browser's next task. */

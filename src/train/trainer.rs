@@ -154,6 +154,11 @@ pub struct Trainer {
     partial: Option<PartialBatch>,
 }
 
+/// MATLAB's Adam (`trainingOptions("adam")`: β 0.9/0.999, ε 1e-8), for new and resumed runs.
+fn adam() -> ModuleOptimizer {
+    AdamConfig::new().with_epsilon(1e-8).init()
+}
+
 /// A mini-batch being worked through in parts: its images, how many are done, the summed
 /// gradients, and the loss and correct count so far (on the device, read once at the end).
 struct PartialBatch {
@@ -185,7 +190,7 @@ impl Trainer {
         let baseline = Evaluator::new(model.valid(), split.validation.clone(), config.evaluation_chunk);
         Ok(Self {
             validating: Some((baseline, f64::NAN, f64::NAN)),
-            optimizer: AdamConfig::new().with_epsilon(1e-8).init(),
+            optimizer: adam(),
             data,
             split,
             config,
@@ -227,7 +232,7 @@ impl Trainer {
             .map(|(accuracy, weights)| (*accuracy, SqueezeNet::from_weights(weights, &inference_device)));
         Ok(Self {
             validating: None,
-            optimizer: AdamConfig::new().with_epsilon(1e-8).init(),
+            optimizer: adam(),
             data,
             split,
             config,

@@ -8,6 +8,7 @@ mod engine;
 mod images_panel;
 mod training_chart;
 mod training_panel;
+mod training_run;
 mod run_control;
 mod scatter;
 mod tsne_panel;

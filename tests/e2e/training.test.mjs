@@ -113,9 +113,11 @@ async function webgpuTrainingPage(browser, batch) {
 /** Trains until epoch 1 has been validated, pauses, lets `fail` break the GPU, resumes, and
  * waits for the page's offer to go on. */
 async function failAfterFirstEpoch(page, fail) {
+  const started = Date.now();
   await page.click("#train-start");
   await page.waitForFunction(() => Number(document.querySelector("#train-progress").dataset.epochs) >= 1,
     null, { timeout: 900_000, polling: 500 });
+  console.log(`WebGPU: validation, epoch 1 and its validation took ${((Date.now() - started) / 1000).toFixed(1)} s (kernel compilation included)`);
   await page.click("#train-pause");
   await page.waitForFunction(() => document.querySelector("#train-pause").textContent === "Resume");
   assert.equal(await page.evaluate(fail), true, "the test hook reached the WebGPU device");
