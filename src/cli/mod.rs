@@ -96,7 +96,7 @@ struct TrainArgs {
     #[arg(long, default_value_t = 128, value_parser = parse_positive)]
     batch_size: usize,
     /// Images per forward/backward pass; gradients are summed over the mini-batch, so the
-    /// update is the same. Default: 32 on wgpu (WebGPU's 128 MiB buffer-binding limit), the
+    /// update is the same. Default: 32 on wgpu (fits the 128 MiB buffer binding WebGPU guarantees), the
     /// whole mini-batch on the CPU.
     #[arg(long, value_name = "N", value_parser = parse_positive)]
     micro_batch: Option<usize>,

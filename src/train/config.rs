@@ -5,10 +5,11 @@ use serde::Serialize;
 
 use crate::data::augment::Augmentation;
 
-/// Images per forward/backward pass on a GPU unless set otherwise. WebGPU binds at most
-/// 128 MiB per storage buffer by default: a whole mini-batch of 128 needs a 196 MiB buffer and
-/// fails to allocate (measured natively on lavapipe), while conv1's output for 32 images is
-/// 105 MB. Gradient accumulation keeps the update the whole mini-batch's.
+/// Images per forward/backward pass on a GPU unless set otherwise. 128 MiB per storage
+/// binding is all WebGPU guarantees (cubecl asks for the adapter's own limit, often larger, but
+/// lavapipe's is that): a whole mini-batch of 128 needs a 196 MiB buffer and fails to allocate
+/// there (measured natively), while conv1's output for 32 images is 105 MB. Gradient
+/// accumulation keeps the update the whole mini-batch's.
 pub const GPU_MICRO_BATCH: usize = 32;
 
 /// Everything the user can set before training starts.
