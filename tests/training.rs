@@ -2,7 +2,7 @@
 
 mod common;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use common::{fixture, fixture_bytes};
 use futures_lite::future::block_on;
@@ -13,6 +13,15 @@ use layerlens::model::export::export_weights;
 use layerlens::model::squeezenet::SqueezeNet;
 use layerlens::model::weights::load_weights;
 use layerlens::train::{EpochMetrics, StepOutcome, TrainConfig, Trainer};
+
+/// The CPU device's random generator is one per process: `Trainer::new` seeds it, and dropout
+/// and layer initialisation draw from it. Tests running in parallel would interleave their draws
+/// and make each other's runs irreproducible, so every test here holds this lock.
+static DEVICE_RNG: Mutex<()> = Mutex::new(());
+
+fn serial() -> MutexGuard<'static, ()> {
+    DEVICE_RNG.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
 
 fn pretrained(device: &burn::prelude::Device) -> SqueezeNet {
     let (weights, _) = load_weights(&fixture_bytes("squeezenet/squeezenet1_1_random.safetensors")).unwrap();
@@ -25,6 +34,7 @@ fn pretrained(device: &burn::prelude::Device) -> SqueezeNet {
 /// clearly above chance (1/3).
 #[test]
 fn fine_tuning_on_three_digit_classes_learns() {
+    let _serial = serial();
     let data = Arc::new(load_path(&fixture("digits3")).unwrap());
     assert_eq!(data.classes, vec!["0", "1", "2"]);
     let device = cpu_device();
@@ -62,6 +72,7 @@ fn fine_tuning_on_three_digit_classes_learns() {
 /// and the CPU must agree on the loss and on every updated weight.
 #[test]
 fn one_training_step_on_wgpu_matches_the_cpu() {
+    let _serial = serial();
     if std::env::var_os("LAYERLENS_SKIP_WGPU").is_some() {
         eprintln!("skipped: LAYERLENS_SKIP_WGPU is set");
         return;
@@ -111,6 +122,7 @@ fn one_training_step_on_wgpu_matches_the_cpu() {
 /// keeps the history and the iteration count, and trains the remaining epochs.
 #[test]
 fn training_resumes_from_the_last_finished_epoch_with_a_smaller_batch() {
+    let _serial = serial();
     let data = Arc::new(load_path(&fixture("digits3")).unwrap());
     let device = cpu_device();
     let config = TrainConfig {
@@ -176,6 +188,7 @@ fn training_resumes_from_the_last_finished_epoch_with_a_smaller_batch() {
 /// within rounding of zero.
 #[test]
 fn a_mini_batch_in_parts_gives_the_whole_batch_update() {
+    let _serial = serial();
     let data = Arc::new(load_path(&fixture("digits3")).unwrap());
     let device = cpu_device();
     let config = TrainConfig {

@@ -146,8 +146,8 @@ pub fn native_device(kind: BackendKind) -> Result<Device, BackendError> {
 ///
 /// A GPU read fails with [`BackendError::GpuFailed`] when the device ran out of memory or
 /// reported an error since the last read (values read after an out-of-memory may be garbage,
-/// and must not be taken for results), or has been lost. The out-of-memory or error is
-/// reported once: the read after it tries again.
+/// and must not be taken for results), has been lost, or the read itself failed. The
+/// out-of-memory or error is reported once: the read after it tries again.
 pub async fn read_f32<const D: usize>(tensor: Tensor<D>) -> Result<Vec<f32>, BackendError> {
     let on_gpu = !is_cpu(&tensor.device());
     let read = tensor.into_data_async().await;
@@ -155,16 +155,22 @@ pub async fn read_f32<const D: usize>(tensor: Tensor<D>) -> Result<Vec<f32>, Bac
         if let Some(failure) = take_gpu_failure() {
             return Err(failure.into());
         }
-        if read.is_err() {
+        if let Err(error) = &read {
             // A lost device may fail the read before the browser's `lost` notice is delivered.
             yield_once().await;
-            if let Some(failure) = take_gpu_failure() {
-                return Err(failure.into());
-            }
+            return Err(take_gpu_failure().unwrap_or_else(|| failed_gpu_read(&error.to_string())).into());
         }
     }
     let data = read.map_err(|e| BackendError::ReadBack(e.to_string()))?;
     data.convert::<f32>().try_into_vec::<f32>().map_err(|e| BackendError::ReadBack(format!("{e:?}")))
+}
+
+/// What a failed GPU read with no recorded failure behind it means: cubecl reports a buffer
+/// it could not create (e.g. over the binding limit: "can't allocate buffer of size: …") as a
+/// failed read; anything else is a plain GPU error.
+fn failed_gpu_read(message: &str) -> GpuFailure {
+    let kind = if message.contains("can't allocate") { GpuFailureKind::OutOfMemory } else { GpuFailureKind::Error };
+    GpuFailure { kind, message: message.to_string() }
 }
 
 /// Lets the browser run its pending tasks once (a no-op natively).

@@ -12,7 +12,6 @@ use super::common::load_model;
 use crate::data::augment::Augmentation;
 use crate::data::dataset::DataSet;
 use crate::data::sources::load_path;
-use crate::model::export::export_weights;
 use crate::model::weights::weights_to_safetensors;
 use crate::backend::is_cpu;
 use crate::train::{EpochMetrics, GPU_MICRO_BATCH, StepOutcome, TrainConfig, Trainer};
@@ -103,7 +102,7 @@ pub fn run(args: TrainArgs) -> Result<(), String> {
     let evaluation = block_on(trainer.final_evaluation()).map_err(|e| e.to_string())?;
     eprintln!("validation accuracy (best epoch's weights): {:.4}", evaluation.accuracy);
 
-    let weights = block_on(export_weights(&trainer.best_model())).map_err(|e| e.to_string())?;
+    let weights = block_on(trainer.best_weights()).map_err(|e| e.to_string())?;
     let bytes = weights_to_safetensors(&weights).map_err(|e| e.to_string())?;
     std::fs::write(&args.out, bytes).map_err(|e| format!("cannot write {}: {e}", args.out.display()))?;
     let classes_path = args.out.with_extension("classes.txt");

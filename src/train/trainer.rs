@@ -144,7 +144,6 @@ pub struct Trainer {
     iteration: usize,
     epoch_sums: (f64, f64, usize),
     history: Vec<EpochMetrics>,
-    best: Option<(f64, SqueezeNet)>,
     /// The validation under way at an epoch end (epoch 0: before training), with the epoch's
     /// mean training loss and accuracy.
     validating: Option<(Evaluator, f64, f64)>,
@@ -203,7 +202,6 @@ impl Trainer {
             iteration: 0,
             epoch_sums: (0.0, 0.0, 0),
             history: Vec::new(),
-            best: None,
             checkpoint: None,
             partial: None,
         })
@@ -226,10 +224,6 @@ impl Trainer {
             .with_dropout(config.dropout)
             .fork(&device)
             .train();
-        let best = checkpoint
-            .best
-            .as_ref()
-            .map(|(accuracy, weights)| (*accuracy, SqueezeNet::from_weights(weights, &inference_device)));
         Ok(Self {
             validating: None,
             optimizer: adam(),
@@ -245,7 +239,6 @@ impl Trainer {
             iteration: checkpoint.iteration,
             epoch_sums: (0.0, 0.0, 0),
             history: checkpoint.history.clone(),
-            best,
             checkpoint: Some(checkpoint.clone()),
             partial: None,
         })
@@ -284,9 +277,26 @@ impl Trainer {
     }
 
     /// The network with the best validation accuracy at an epoch end so far (the current one
-    /// before any epoch ended).
+    /// before any epoch ended), built from the checkpoint's host copy of its weights.
     pub fn best_model(&self) -> SqueezeNet {
-        self.best.as_ref().map(|(_, m)| m.clone()).unwrap_or_else(|| self.model())
+        match self.best() {
+            Some((_, weights)) => SqueezeNet::from_weights(weights, &self.inference_device()),
+            None => self.model(),
+        }
+    }
+
+    /// The best network's weights: the checkpoint's host copy (no read-back), or the current
+    /// network's, read back, before any epoch ended.
+    pub async fn best_weights(&self) -> Result<SqueezeNetWeights, ExportError> {
+        match self.best() {
+            Some((_, weights)) => Ok(weights.clone()),
+            None => export_weights(&self.model()).await,
+        }
+    }
+
+    /// The best epoch's validation accuracy and weights, once a training epoch has ended.
+    fn best(&self) -> Option<&(f64, SqueezeNetWeights)> {
+        self.checkpoint.as_ref().and_then(|c| c.best.as_ref())
     }
 
     /// The device that classification runs on (the training device without autodiff).
@@ -378,8 +388,8 @@ impl Trainer {
         }
         self.model = self.optimizer.step(self.config.learning_rate, self.model.clone(), partial.gradients.grads());
         // One read-back per iteration: loss and the number of correct predictions together.
-        let sums = [partial.loss.expect("one part at least"), partial.correct.expect("one part at least")];
-        let figures = read_f32(Tensor::cat(sums.to_vec(), 0)).await?;
+        let sums = vec![partial.loss.expect("one part at least"), partial.correct.expect("one part at least")];
+        let figures = read_f32(Tensor::cat(sums, 0)).await?;
         let (loss, accuracy) = (f64::from(figures[0]), f64::from(figures[1]) / total as f64);
         self.iteration += 1;
         self.epoch_sums.0 += loss;
@@ -419,9 +429,10 @@ impl Trainer {
     async fn save_checkpoint(&mut self, improved: bool) -> Result<(), TrainError> {
         let weights = export_weights(&self.model()).await?;
         let best = if improved {
-            self.best.as_ref().map(|(accuracy, _)| (*accuracy, weights.clone()))
+            let accuracy = self.history.last().expect("close_epoch records the epoch").validation_accuracy;
+            Some((accuracy, weights.clone()))
         } else {
-            self.checkpoint.as_ref().and_then(|c| c.best.clone())
+            self.best().cloned()
         };
         self.checkpoint = Some(Checkpoint {
             epochs_done: self.epochs_done,
@@ -445,10 +456,7 @@ impl Trainer {
             train_loss,
             train_accuracy,
         };
-        let improved = self.epochs_done > 0 && self.best.as_ref().is_none_or(|(best, _)| evaluation.accuracy > *best);
-        if improved {
-            self.best = Some((evaluation.accuracy, self.model()));
-        }
+        let improved = self.epochs_done > 0 && self.best().is_none_or(|(best, _)| evaluation.accuracy > *best);
         self.history.push(metrics);
         improved
     }

@@ -13,9 +13,9 @@ use leptos::task::spawn_local;
 use super::browser_files::yield_to_browser;
 use super::run_control::{Control, keep_going};
 use crate::analysis::confusion::ConfusionMatrix;
-use crate::backend::{BackendError, GpuFailure, GpuFailureKind, is_cpu};
+use crate::backend::{GpuFailure, GpuFailureKind, is_cpu};
 use crate::data::dataset::DataSet;
-use crate::model::export::{ExportError, export_weights};
+use crate::model::export::ExportError;
 use crate::model::weights::weights_to_safetensors;
 use crate::train::{Checkpoint, EpochMetrics, GPU_MICRO_BATCH, IterationMetrics, StepOutcome, TrainConfig, TrainError, Trainer};
 
@@ -50,21 +50,13 @@ enum Stop {
     Other(String),
 }
 
-/// A GPU failure behind `error` when the work ran on the GPU. Any device error on the GPU
-/// counts: a lost device may fail a read before the browser says it is lost.
-fn gpu_stop(error: TrainError, on_gpu: bool) -> Stop {
-    if on_gpu {
-        if let Some(failure) = error.gpu_failure() {
-            return Stop::Gpu(failure.clone());
-        }
-        if let TrainError::Device(BackendError::ReadBack(message)) = &error {
-            // cubecl reports a buffer it could not create ("can't allocate buffer of size: …",
-            // e.g. over the binding limit) as a failed read.
-            let kind = if message.contains("allocate") { GpuFailureKind::OutOfMemory } else { GpuFailureKind::Error };
-            return Stop::Gpu(GpuFailure { kind, message: message.clone() });
-        }
+/// A GPU failure behind `error` (every failed GPU read is one, see `backend::read_f32`) stops
+/// with the offer to go on; anything else is a plain error.
+fn stop(error: TrainError) -> Stop {
+    match error.gpu_failure() {
+        Some(failure) => Stop::Gpu(failure.clone()),
+        None => Stop::Other(error.to_string()),
     }
-    Stop::Other(error.to_string())
 }
 
 /// The signals a training run writes, and its pause/cancel switch.
@@ -88,7 +80,6 @@ impl RunOutputs {
         this.control.set(Control::Run);
         this.phase.set(Phase::Running);
         spawn_local(async move {
-            let on_gpu = !is_cpu(trainer.device());
             let clock = || web_sys::window().and_then(|w| w.performance()).map(|p| p.now()).unwrap_or(0.0);
             let started = clock();
             let first_iteration = trainer.checkpoint().map_or(0, |c| c.iteration());
@@ -101,7 +92,7 @@ impl RunOutputs {
                         break;
                     }
                     this.phase.set(Phase::Running);
-                    match trainer.step().await.map_err(|e| gpu_stop(e, on_gpu))? {
+                    match trainer.step().await.map_err(stop)? {
                         StepOutcome::Iteration(m) => {
                             let elapsed = (clock() - started) / 1e3;
                             let done = (m.iteration - first_iteration).max(1);
@@ -135,12 +126,12 @@ impl RunOutputs {
                 let mut evaluator = trainer.final_evaluator();
                 let device = trainer.inference_device();
                 while !evaluator.is_done() {
-                    evaluator.step(&device, trainer.data()).await.map_err(|e| gpu_stop(e.into(), on_gpu))?;
+                    evaluator.step(&device, trainer.data()).await.map_err(|e| stop(e.into()))?;
                     yield_to_browser().await;
                 }
                 let evaluation = evaluator.finish(trainer.data());
-                let weights = export_weights(&trainer.best_model()).await.map_err(|e| match e {
-                    ExportError::Read(e) => gpu_stop(e.into(), on_gpu),
+                let weights = trainer.best_weights().await.map_err(|e| match e {
+                    ExportError::Read(e) => stop(e.into()),
                     other => Stop::Other(other.to_string()),
                 })?;
                 let bytes = weights_to_safetensors(&weights).map_err(|e| Stop::Other(e.to_string()))?;
