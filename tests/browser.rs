@@ -17,7 +17,8 @@ wasm_bindgen_test_configure!(run_in_browser);
 
 const WEIGHTS: &[u8] = include_bytes!("fixtures/squeezenet/squeezenet1_1_random.safetensors");
 const REFERENCE: &[u8] = include_bytes!("fixtures/squeezenet/reference.safetensors");
-const TOLERANCES: [(&str, f32); 5] = [("pool1", 1e-5), ("fire9", 1e-4), ("conv10", 1e-4), ("logits", 1e-5), ("prob", 5e-6)];
+const TOLERANCES: [(&str, f32); 5] =
+    [("pool1", 1e-5), ("fire9", 1e-4), ("conv10", 1e-4), ("logits", 1e-5), ("prob", 5e-6)];
 
 fn log(message: &str) {
     web_sys::console::log_1(&message.into());

@@ -78,12 +78,7 @@ fn cpu_and_device(
 }
 
 fn exact_config(n: usize, n_iter: usize) -> TsneConfig {
-    TsneConfig {
-        n_iter,
-        progress_every: 50,
-        method: layerlens::embed::Method::Exact,
-        ..TsneConfig::opentsne(n)
-    }
+    TsneConfig { n_iter, progress_every: 50, method: layerlens::embed::Method::Exact, ..TsneConfig::opentsne(n) }
 }
 
 /// Three checks of the device's exact t-SNE against the f64 CPU optimiser:
@@ -113,7 +108,12 @@ fn assert_matches_cpu(device: &burn::prelude::Device, name: &str) {
         cpu.step().unwrap();
     }
     assert!(worst.0 < 1e-4, "{name}: gradient differs by {:.2e} (relative L2)", worst.0);
-    assert!(worst.1 < 1e-5 && worst.2 < 1e-5, "{name}: Z / Σ P ln W differ by {:.2e} (rel.) / {:.2e} (abs.)", worst.1, worst.2);
+    assert!(
+        worst.1 < 1e-5 && worst.2 < 1e-5,
+        "{name}: Z / Σ P ln W differ by {:.2e} (rel.) / {:.2e} (abs.)",
+        worst.1,
+        worst.2
+    );
 
     let mut short = exact_config(n, 5);
     short.progress_every = 1;
@@ -193,10 +193,12 @@ fn pool1_sized_matrix_goes_through_device_pca_in_blocks() {
     assert!(dev.iter().all(|v| v.is_finite()));
     let cpu = pca(&x, n, m, 50);
     let rel = max_rel_score_diff(&cpu, &dev, n, 50, 5);
-    eprintln!("pool1-sized PCA: {} blocks of {width} columns; top-5 score diff / column max {rel:.2e}", m.div_ceil(width));
+    eprintln!(
+        "pool1-sized PCA: {} blocks of {width} columns; top-5 score diff / column max {rel:.2e}",
+        m.div_ceil(width)
+    );
     assert!(rel < 1e-3, "top-5 scores differ by {rel:.2e}");
     // The features t-SNE gets from them have the shape the CPU path gives.
     let f = Features::from_pca_scores(dev, n, 50);
     assert_eq!((f.n, f.d), (n, 50));
 }
-

@@ -41,7 +41,8 @@ pub fn take_recorded_failure() -> Option<GpuFailure> {
     if value.is_null() || value.is_undefined() {
         return None;
     }
-    let field = |name: &str| js_sys::Reflect::get(&value, &name.into()).ok().and_then(|v| v.as_string()).unwrap_or_default();
+    let field =
+        |name: &str| js_sys::Reflect::get(&value, &name.into()).ok().and_then(|v| v.as_string()).unwrap_or_default();
     let kind = match field("kind").as_str() {
         "out-of-memory" => GpuFailureKind::OutOfMemory,
         "lost" => GpuFailureKind::Lost,
@@ -79,9 +80,6 @@ async fn init() -> Result<(Device, String), BackendError> {
         return Err(BackendError::NoAdapter("this browser offers none".into()));
     };
     install_webgpu_fixes();
-    let device = Device::wgpu_options()
-        .init_async()
-        .await
-        .map_err(|e| BackendError::Init(e.to_string()))?;
+    let device = Device::wgpu_options().init_async().await.map_err(|e| BackendError::Init(e.to_string()))?;
     Ok((device, adapter))
 }

@@ -33,7 +33,9 @@ impl Augmentation {
         let flip_x = self.flip_left_right && rng.random_bool(0.5);
         let flip_y = self.flip_up_down && rng.random_bool(0.5);
         let (lo, hi) = self.scale_range;
-        let mut draw = || if hi > lo { rng.random_range(lo..=hi) } else { lo };
+        let mut draw = || {
+            if hi > lo { rng.random_range(lo..=hi) } else { lo }
+        };
         let (sx, sy) = (draw(), draw());
         transform(image, flip_x, flip_y, sx, sy)
     }
@@ -64,11 +66,7 @@ fn sample_bilinear(image: &RgbImage, u: f32, v: f32) -> image::Rgb<u8> {
     let (x0, y0) = (u.floor() as i64, v.floor() as i64);
     let (fx, fy) = (u - x0 as f32, v - y0 as f32);
     let at = |x: i64, y: i64| -> [f32; 3] {
-        if x < 0 || y < 0 || x >= w || y >= h {
-            [0.0; 3]
-        } else {
-            image.get_pixel(x as u32, y as u32).0.map(f32::from)
-        }
+        if x < 0 || y < 0 || x >= w || y >= h { [0.0; 3] } else { image.get_pixel(x as u32, y as u32).0.map(f32::from) }
     };
     let (a, b, c, d) = (at(x0, y0), at(x0 + 1, y0), at(x0, y0 + 1), at(x0 + 1, y0 + 1));
     let mut out = [0u8; 3];

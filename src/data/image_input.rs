@@ -48,15 +48,12 @@ pub enum ImageInputError {
 /// `imread` does); a JPEG's EXIF orientation is applied so a phone photo is not seen sideways.
 /// The size is checked from the header before decoding (see [`MAX_PIXELS`]).
 pub fn decode_rgb(bytes: &[u8]) -> Result<RgbImage, ImageInputError> {
-    let reader = ImageReader::new(Cursor::new(bytes))
-        .with_guessed_format()
-        .map_err(|_| ImageInputError::UnknownFormat)?;
+    let reader =
+        ImageReader::new(Cursor::new(bytes)).with_guessed_format().map_err(|_| ImageInputError::UnknownFormat)?;
     let format = reader.format().ok_or(ImageInputError::UnknownFormat)?;
     let format_name = format!("{format:?}").to_uppercase();
-    let corrupt = |e: image::ImageError| ImageInputError::Corrupt {
-        format: format_name.clone(),
-        reason: e.to_string(),
-    };
+    let corrupt =
+        |e: image::ImageError| ImageInputError::Corrupt { format: format_name.clone(), reason: e.to_string() };
 
     let mut decoder = reader.into_decoder().map_err(corrupt)?;
     let (width, height) = decoder.dimensions();
@@ -65,11 +62,7 @@ pub fn decode_rgb(bytes: &[u8]) -> Result<RgbImage, ImageInputError> {
         return Err(ImageInputError::Empty { width, height });
     }
     if pixels > MAX_PIXELS {
-        return Err(ImageInputError::TooLarge {
-            width,
-            height,
-            megapixels: pixels as f64 / 1e6,
-        });
+        return Err(ImageInputError::TooLarge { width, height, megapixels: pixels as f64 / 1e6 });
     }
     // A missing or unreadable EXIF block is not an error: the picture is then taken as stored.
     let orientation = decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms);

@@ -52,12 +52,7 @@ pub enum MatrixError {
     #[error("CSV line {line}: {message}")]
     Csv { line: usize, message: String },
     #[error("CSV line {line}, column `{column}`: `{value}` is not a number{hint}")]
-    NotANumber {
-        line: usize,
-        column: String,
-        value: String,
-        hint: String,
-    },
+    NotANumber { line: usize, column: String, value: String, hint: String },
     #[error("CSV has no column `{0}`{1}")]
     NoSuchColumn(String, String),
     #[error("NPY: {0}")]
@@ -86,9 +81,7 @@ pub fn read_matrix(bytes: &[u8], options: &MatrixOptions) -> Result<Matrix, Matr
     } else if let Ok(text) = std::str::from_utf8(bytes) {
         read_csv(text, options)
     } else {
-        Err(MatrixError::UnknownFormat(
-            "binary data that is neither NumPy (.npy) nor safetensors".into(),
-        ))
+        Err(MatrixError::UnknownFormat("binary data that is neither NumPy (.npy) nor safetensors".into()))
     }
 }
 
@@ -142,10 +135,8 @@ fn read_csv(text: &str, options: &MatrixOptions) -> Result<Matrix, MatrixError> 
     };
     let first = records.next().ok_or(MatrixError::Empty)?.map_err(csv_error)?;
     let width = first.len();
-    let header: Option<Vec<String>> = first
-        .iter()
-        .any(|f| !is_number(f))
-        .then(|| first.iter().map(str::to_string).collect());
+    let header: Option<Vec<String>> =
+        first.iter().any(|f| !is_number(f)).then(|| first.iter().map(str::to_string).collect());
     let column_name = |i: usize| match &header {
         Some(h) => h[i].clone(),
         None => format!("{}", i + 1),
@@ -219,13 +210,7 @@ fn read_csv(text: &str, options: &MatrixOptions) -> Result<Matrix, MatrixError> 
     if n == 0 {
         return Err(MatrixError::Csv { line: 1, message: "a header row but no data rows".into() });
     }
-    Ok(Matrix {
-        n,
-        m,
-        values,
-        labels,
-        description: format!("CSV, {n} rows × {m} columns"),
-    })
+    Ok(Matrix { n, m, values, labels, description: format!("CSV, {n} rows × {m} columns") })
 }
 
 /// Little-endian element types NumPy writes, and their sizes.
@@ -244,11 +229,7 @@ fn npy_element(descr: &str) -> Option<(char, usize)> {
 fn npy_field<'a>(header: &'a str, key: &str) -> Option<&'a str> {
     let at = header.find(&format!("'{key}'"))? + key.len() + 2;
     let rest = header[at..].trim_start().strip_prefix(':')?.trim_start();
-    let end = if rest.starts_with('(') {
-        rest.find(')')? + 1
-    } else {
-        rest.find([',', '}'])?
-    };
+    let end = if rest.starts_with('(') { rest.find(')')? + 1 } else { rest.find([',', '}'])? };
     Some(rest[..end].trim())
 }
 
@@ -268,9 +249,8 @@ fn read_npy(bytes: &[u8]) -> Result<Matrix, MatrixError> {
         .ok_or_else(|| bad("truncated or non-text header"))?;
     let descr = npy_field(header, "descr").ok_or_else(|| bad("header has no 'descr'"))?;
     let descr = descr.trim_matches(|c| c == '\'' || c == '"');
-    let (kind, size) = npy_element(descr).ok_or_else(|| {
-        MatrixError::Npy(format!("element type `{descr}` is not a little-endian number"))
-    })?;
+    let (kind, size) = npy_element(descr)
+        .ok_or_else(|| MatrixError::Npy(format!("element type `{descr}` is not a little-endian number")))?;
     let fortran = npy_field(header, "fortran_order").ok_or_else(|| bad("header has no 'fortran_order'"))? == "True";
     let shape_text = npy_field(header, "shape").ok_or_else(|| bad("header has no 'shape'"))?;
     let shape: Vec<usize> = shape_text
@@ -324,13 +304,7 @@ fn read_npy(bytes: &[u8]) -> Result<Matrix, MatrixError> {
     } else {
         flat
     };
-    Ok(Matrix {
-        n,
-        m,
-        values,
-        labels: None,
-        description: format!("NPY {descr} {shape:?}"),
-    })
+    Ok(Matrix { n, m, values, labels: None, description: format!("NPY {descr} {shape:?}") })
 }
 
 fn read_safetensors(bytes: &[u8], key: Option<&str>) -> Result<Matrix, MatrixError> {
@@ -354,7 +328,9 @@ fn read_safetensors(bytes: &[u8], key: Option<&str>) -> Result<Matrix, MatrixErr
         }
     };
     let (n, m) = match tensor.shape.as_slice() {
-        [] => return Err(MatrixError::Safetensors(format!("`{name}` is a scalar, not a matrix"))),
+        [] => {
+            return Err(MatrixError::Safetensors(format!("`{name}` is a scalar, not a matrix")));
+        }
         [n] => (*n, 1),
         [n, rest @ ..] => (*n, rest.iter().product()),
     };
@@ -428,7 +404,10 @@ mod tests {
         // The page's defaults only apply when present.
         let opts = MatrixOptions { missing_columns_ok: true, ..opts };
         assert_eq!(read_matrix(b"a,b\n1,2\n", &opts).unwrap().m, 2);
-        assert_eq!(read_matrix(b"a,b\n", &MatrixOptions::default()).unwrap_err().to_string(), "CSV line 1: a header row but no data rows");
+        assert_eq!(
+            read_matrix(b"a,b\n", &MatrixOptions::default()).unwrap_err().to_string(),
+            "CSV line 1: a header row but no data rows"
+        );
         assert_eq!(read_matrix(b"", &MatrixOptions::default()).unwrap_err(), MatrixError::Empty);
     }
 
@@ -456,7 +435,10 @@ mod tests {
         assert!(err.to_string().contains("`>f4` is not a little-endian number"), "{err}");
         let err = read_matrix(&npy("<f4", "(4, 4)", false, &[0; 8]), &MatrixOptions::default()).unwrap_err();
         assert!(err.to_string().contains("truncated: shape [4, 4] needs 64 bytes"), "{err}");
-        assert!(matches!(read_matrix(&[0, 159, 146, 150], &MatrixOptions::default()), Err(MatrixError::UnknownFormat(_))));
+        assert!(matches!(
+            read_matrix(&[0, 159, 146, 150], &MatrixOptions::default()),
+            Err(MatrixError::UnknownFormat(_))
+        ));
     }
 
     #[test]

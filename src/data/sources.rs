@@ -58,7 +58,10 @@ fn is_unsafe(name: &str) -> bool {
 /// Reads a folder recursively (paths relative to it), or a `.zip` file.
 #[cfg(not(target_arch = "wasm32"))]
 pub fn load_path(path: &std::path::Path) -> Result<DataSet, SourceError> {
-    let io = |p: &std::path::Path, e: std::io::Error| SourceError::Io { path: p.display().to_string(), reason: e.to_string() };
+    let io = |p: &std::path::Path, e: std::io::Error| SourceError::Io {
+        path: p.display().to_string(),
+        reason: e.to_string(),
+    };
     if path.is_file() {
         return load_zip(&std::fs::read(path).map_err(|e| io(path, e))?);
     }

@@ -135,11 +135,7 @@ pub fn search_row(dist: &[f64], s: &BandwidthSearch, out: &mut [f64]) -> RowSear
     let z: f64 = out.iter().sum();
     let inv = 1.0 / z;
     out.iter_mut().for_each(|p| *p *= inv);
-    RowSearch {
-        beta,
-        entropy,
-        iterations,
-    }
+    RowSearch { beta, entropy, iterations }
 }
 
 /// Queries per distance block (rows of the block distance matrix).
@@ -200,12 +196,7 @@ pub fn nearest_neighbours(x: &[f64], n: usize, d: usize, k: usize) -> (Vec<u32>,
         for i in r0..r1 {
             let row = &block[(i - r0) * n..(i - r0 + 1) * n];
             cand.clear();
-            cand.extend(
-                row.iter()
-                    .enumerate()
-                    .filter(|&(j, _)| j != i)
-                    .map(|(j, &v)| (v, j as u32)),
-            );
+            cand.extend(row.iter().enumerate().filter(|&(j, _)| j != i).map(|(j, &v)| (v, j as u32)));
             if k < cand.len() {
                 cand.select_nth_unstable_by(k - 1, cmp);
             }
@@ -221,13 +212,7 @@ pub fn nearest_neighbours(x: &[f64], n: usize, d: usize, k: usize) -> (Vec<u32>,
 }
 
 /// Joint probabilities P of the rows of `x` (N×d, f64).
-pub fn joint_probabilities(
-    x: &[f64],
-    n: usize,
-    d: usize,
-    support: Support,
-    search: &BandwidthSearch,
-) -> SparseP {
+pub fn joint_probabilities(x: &[f64], n: usize, d: usize, support: Support, search: &BandwidthSearch) -> SparseP {
     // Conditional rows as (row, col, p_{j|i}) triplets, both orientations, so that
     // sorting and merging them yields p_{j|i} + p_{i|j} per unordered pair.
     let mut triplets: Vec<(u64, f64)> = Vec::new();
@@ -293,12 +278,7 @@ pub fn joint_probabilities(
     for r in 0..n {
         row_ptr[r + 1] += row_ptr[r];
     }
-    SparseP {
-        n,
-        row_ptr,
-        col,
-        val,
-    }
+    SparseP { n, row_ptr, col, val }
 }
 
 #[cfg(test)]
@@ -319,10 +299,7 @@ mod tests {
     }
 
     fn entropy(p: &[f64]) -> f64 {
-        -p.iter()
-            .filter(|&&v| v > 0.0)
-            .map(|&v| v * v.ln())
-            .sum::<f64>()
+        -p.iter().filter(|&&v| v > 0.0).map(|&v| v * v.ln()).sum::<f64>()
     }
 
     /// Test 3: each row's entropy, recomputed from the returned distribution, matches
@@ -332,11 +309,7 @@ mod tests {
         let (n, d) = (300, 5);
         let x = random_points(n, d, 1);
         for &perp in &[5.0, 30.0, 80.0] {
-            let s = BandwidthSearch {
-                perplexity: perp,
-                tolerance: 1e-5,
-                max_iter: 200,
-            };
+            let s = BandwidthSearch { perplexity: perp, tolerance: 1e-5, max_iter: 200 };
             let mut dist = vec![0.0; n - 1];
             let mut p = vec![0.0; n - 1];
             for i in 0..n {
@@ -350,11 +323,7 @@ mod tests {
                 let r = search_row(&dist, &s, &mut p);
                 assert!(r.iterations < 200, "search did not converge");
                 let h = entropy(&p);
-                assert!(
-                    (h - perp.ln()).abs() < 1e-5,
-                    "row {i}: H={h} target={}",
-                    perp.ln()
-                );
+                assert!((h - perp.ln()).abs() < 1e-5, "row {i}: H={h} target={}", perp.ln());
                 assert!((p.iter().sum::<f64>() - 1.0).abs() < 1e-12);
             }
         }
@@ -362,11 +331,7 @@ mod tests {
 
     #[test]
     fn search_handles_duplicates_and_huge_distances() {
-        let s = BandwidthSearch {
-            perplexity: 3.0,
-            tolerance: 1e-5,
-            max_iter: 200,
-        };
+        let s = BandwidthSearch { perplexity: 3.0, tolerance: 1e-5, max_iter: 200 };
         let dist = [0.0, 0.0, 1e6, 2e6, 3e6, 1e12];
         let mut p = [0.0; 6];
         search_row(&dist, &s, &mut p);
@@ -378,21 +343,14 @@ mod tests {
     fn joint_p_is_symmetric_and_normalised() {
         let (n, d) = (200, 4);
         let x = random_points(n, d, 2);
-        let s = BandwidthSearch {
-            perplexity: 10.0,
-            tolerance: 1e-5,
-            max_iter: 200,
-        };
+        let s = BandwidthSearch { perplexity: 10.0, tolerance: 1e-5, max_iter: 200 };
         for support in [Support::AllPairs, Support::Nearest(30)] {
             let p = joint_probabilities(&x, n, d, support, &s);
             let total: f64 = p.val.iter().sum();
             assert!((total - 1.0).abs() < 1e-9, "{support:?}: sum {total}");
             let get = |i: usize, j: usize| {
                 let r = p.row_ptr[i]..p.row_ptr[i + 1];
-                p.col[r.clone()]
-                    .binary_search(&(j as u32))
-                    .ok()
-                    .map(|t| p.val[r.start + t])
+                p.col[r.clone()].binary_search(&(j as u32)).ok().map(|t| p.val[r.start + t])
             };
             for i in 0..n {
                 let r = p.row_ptr[i]..p.row_ptr[i + 1];
@@ -414,12 +372,7 @@ mod tests {
         for i in 0..n {
             let mut all: Vec<(f64, u32)> = (0..n)
                 .filter(|&j| j != i)
-                .map(|j| {
-                    (
-                        squared_distance(&x[i * d..(i + 1) * d], &x[j * d..(j + 1) * d]),
-                        j as u32,
-                    )
-                })
+                .map(|j| (squared_distance(&x[i * d..(i + 1) * d], &x[j * d..(j + 1) * d]), j as u32))
                 .collect();
             all.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
             for t in 0..k {

@@ -95,15 +95,8 @@ impl BarnesHut {
         }
         let count = (end - start) as f64;
         com = [com[0] / count, com[1] / count];
-        self.nodes[at] = Node {
-            com,
-            width: side,
-            count,
-            first_child: 0,
-            n_children: 0,
-            start: start as u32,
-            end: end as u32,
-        };
+        self.nodes[at] =
+            Node { com, width: side, count, first_child: 0, n_children: 0, start: start as u32, end: end as u32 };
         if end - start <= LEAF_SIZE || depth >= MAX_DEPTH {
             return;
         }
@@ -135,10 +128,7 @@ impl BarnesHut {
         self.nodes.resize(first + non_empty.len(), Node::default());
         let h = side * 0.25;
         for (c, &q) in non_empty.iter().enumerate() {
-            let cc = [
-                centre[0] + if q & 1 == 1 { h } else { -h },
-                centre[1] + if q & 2 == 2 { h } else { -h },
-            ];
+            let cc = [centre[0] + if q & 1 == 1 { h } else { -h }, centre[1] + if q & 2 == 2 { h } else { -h }];
             let s = start + offs[q];
             self.build_node(y, first + c, s, s + counts[q], cc, side * 0.5, depth + 1);
         }
@@ -242,12 +232,7 @@ mod tests {
     }
 
     fn rel_l2(a: &[f64], b: &[f64]) -> f64 {
-        let e: f64 = a
-            .iter()
-            .zip(b)
-            .map(|(x, y)| (x - y).powi(2))
-            .sum::<f64>()
-            .sqrt();
+        let e: f64 = a.iter().zip(b).map(|(x, y)| (x - y).powi(2)).sum::<f64>().sqrt();
         e / b.iter().map(|v| v * v).sum::<f64>().sqrt()
     }
 

@@ -45,9 +45,7 @@ pub enum DeviceTsneError {
     Tsne(#[from] TsneError),
     #[error(transparent)]
     Backend(#[from] BackendError),
-    #[error(
-        "the exact method on the GPU stores P densely and takes at most {max} points, not {n}; use Barnes-Hut"
-    )]
+    #[error("the exact method on the GPU stores P densely and takes at most {max} points, not {n}; use Barnes-Hut")]
     TooManyPoints { n: usize, max: usize },
 }
 
@@ -133,12 +131,7 @@ impl DeviceOptimizer {
                 (r0, Tensor::<2>::from_data(block, device))
             })
             .collect();
-        Ok(DeviceOptimizer {
-            device: device.clone(),
-            n,
-            p_blocks,
-            cpu: Optimizer::new(p, y0, config),
-        })
+        Ok(DeviceOptimizer { device: device.clone(), n, p_blocks, cpu: Optimizer::new(p, y0, config) })
     }
 
     /// Updates applied so far.
@@ -213,9 +206,8 @@ impl DeviceOptimizer {
         let mut parts = Vec::with_capacity(7 * self.p_blocks.len());
         for (r0, p) in &self.p_blocks {
             let rows = p.dims()[0];
-            let a: Vec<f32> = (*r0..r0 + rows)
-                .flat_map(|i| [y[2 * i] as f32, y[2 * i + 1] as f32, sq[i] as f32, 1.0])
-                .collect();
+            let a: Vec<f32> =
+                (*r0..r0 + rows).flat_map(|i| [y[2 * i] as f32, y[2 * i + 1] as f32, sq[i] as f32, 1.0]).collect();
             let a = Tensor::<2>::from_data(TensorData::new(a, [rows, 4]), &self.device);
             let w = a.matmul(b_t.clone()).recip();
             // Row sums, added up in f64 on the CPU: Z sums N² terms, too many for one
@@ -239,7 +231,8 @@ impl DeviceOptimizer {
         for (r0, p) in &self.p_blocks {
             let rows = p.dims()[0];
             for out in [&mut attr, &mut rep] {
-                let (total, wx, wy) = (&values[at..at + rows], &values[at + rows..at + 2 * rows], &values[at + 2 * rows..at + 3 * rows]);
+                let (total, wx, wy) =
+                    (&values[at..at + rows], &values[at + rows..at + 2 * rows], &values[at + 2 * rows..at + 3 * rows]);
                 for k in 0..rows {
                     let i = r0 + k;
                     out[2 * i] = y[2 * i] * total[k] as f64 - wx[k] as f64;

@@ -19,13 +19,7 @@ use crate::backend::{BackendError, read_f32};
 
 /// Principal-component scores (N×d row-major, d clamped to min(N, M)), computed with
 /// the cross-product on `device`. Same result as [`super::preprocess::pca`].
-pub async fn device_pca(
-    data: &[f32],
-    n: usize,
-    m: usize,
-    d: usize,
-    device: &Device,
-) -> Result<Vec<f64>, BackendError> {
+pub async fn device_pca(data: &[f32], n: usize, m: usize, d: usize, device: &Device) -> Result<Vec<f64>, BackendError> {
     let mean = column_means(data, n, m);
     match pca_route(n, m) {
         PcaRoute::Gram => {

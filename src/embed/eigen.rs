@@ -36,11 +36,7 @@ impl SymmetricEigen {
 pub fn symmetric_eigen(a: &[f64], n: usize) -> SymmetricEigen {
     assert_eq!(a.len(), n * n, "symmetric_eigen: matrix is not n×n");
     if n == 0 {
-        return SymmetricEigen {
-            values: Vec::new(),
-            vectors: Vec::new(),
-            n,
-        };
+        return SymmetricEigen { values: Vec::new(), vectors: Vec::new(), n };
     }
     // Both routines work on the transposed transformation Vᵀ (eigenvectors in rows), so
     // their O(n³) inner loops walk contiguous memory instead of columns of stride n:

@@ -44,11 +44,7 @@ pub fn pca_init(scores: &[f64], n: usize, k: usize, seed: u64) -> Vec<f64> {
     }
     let std_of = |c: usize| {
         let mean = (0..n).map(|i| scores[i * k + c]).sum::<f64>() / n as f64;
-        ((0..n)
-            .map(|i| (scores[i * k + c] - mean).powi(2))
-            .sum::<f64>()
-            / n as f64)
-            .sqrt()
+        ((0..n).map(|i| (scores[i * k + c] - mean).powi(2)).sum::<f64>() / n as f64).sqrt()
     };
     let s0 = std_of(0);
     if s0.is_nan() || s0 <= 0.0 {
@@ -76,10 +72,7 @@ mod tests {
         let y = random_init(n, 5, INIT_STD);
         let mean = y.iter().sum::<f64>() / y.len() as f64;
         let sd = (y.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / y.len() as f64).sqrt();
-        assert!(
-            mean.abs() < 5e-6 && (sd / INIT_STD - 1.0).abs() < 0.02,
-            "mean {mean} sd {sd}"
-        );
+        assert!(mean.abs() < 5e-6 && (sd / INIT_STD - 1.0).abs() < 0.02, "mean {mean} sd {sd}");
         assert_eq!(y, random_init(n, 5, INIT_STD));
         assert_ne!(y, random_init(n, 6, INIT_STD));
     }
@@ -87,9 +80,7 @@ mod tests {
     #[test]
     fn pca_init_scales_first_component() {
         let n = 100;
-        let scores: Vec<f64> = (0..n)
-            .flat_map(|i| [i as f64, (i % 7) as f64, 1.0])
-            .collect();
+        let scores: Vec<f64> = (0..n).flat_map(|i| [i as f64, (i % 7) as f64, 1.0]).collect();
         let y = pca_init(&scores, n, 3, 0);
         let col0: Vec<f64> = (0..n).map(|i| y[2 * i]).collect();
         let mean = col0.iter().sum::<f64>() / n as f64;

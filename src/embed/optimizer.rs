@@ -20,8 +20,8 @@ use std::ops::ControlFlow;
 use super::affinity::SparseP;
 use super::barnes_hut::BarnesHut;
 use super::gradient::{
-    ExactScratch, FusedScratch, PackedP, attraction, combine, exact_fused, exact_repulsion,
-    kl_from_parts, p_log_p, p_log_w_packed,
+    ExactScratch, FusedScratch, PackedP, attraction, combine, exact_fused, exact_repulsion, kl_from_parts, p_log_p,
+    p_log_w_packed,
 };
 use super::{Progress, TsneConfig, TsneError};
 
@@ -38,33 +38,16 @@ pub enum Forces {
 
 impl Forces {
     /// Fill `attr` (A) and `rep` (R); return (Σ p ln w if `want_log` else 0, Z).
-    fn eval(
-        &mut self,
-        p: &SparseP,
-        y: &[f64],
-        attr: &mut [f64],
-        rep: &mut [f64],
-        want_log: bool,
-    ) -> (f64, f64) {
+    fn eval(&mut self, p: &SparseP, y: &[f64], attr: &mut [f64], rep: &mut [f64], want_log: bool) -> (f64, f64) {
         let n = p.n;
         match self {
             Forces::ExactDense(packed, scratch) => {
                 let z = exact_fused(y, packed, scratch, attr, rep);
-                let spw = if want_log {
-                    p_log_w_packed(y, packed)
-                } else {
-                    0.0
-                };
+                let spw = if want_log { p_log_w_packed(y, packed) } else { 0.0 };
                 (spw, z)
             }
-            Forces::Exact(scratch) => (
-                attraction(p, y, attr, want_log),
-                exact_repulsion(y, n, scratch, rep),
-            ),
-            Forces::BarnesHut(tree, theta) => (
-                attraction(p, y, attr, want_log),
-                tree.repulsion(y, n, *theta, rep),
-            ),
+            Forces::Exact(scratch) => (attraction(p, y, attr, want_log), exact_repulsion(y, n, scratch, rep)),
+            Forces::BarnesHut(tree, theta) => (attraction(p, y, attr, want_log), tree.repulsion(y, n, *theta, rep)),
         }
     }
 }
@@ -159,9 +142,8 @@ impl Optimizer {
     /// Whether the next step reports its KL (and so needs Σ P ln W from the forces), or
     /// `None` once finished.
     pub fn next_needs_log(&self) -> Option<bool> {
-        (!self.finished).then(|| {
-            StepReport::is_report_iteration(self.t, self.config.n_iter, self.config.progress_every)
-        })
+        (!self.finished)
+            .then(|| StepReport::is_report_iteration(self.t, self.config.n_iter, self.config.progress_every))
     }
 
     /// One iteration from the forces at [`Self::embedding`]: the attraction A and
@@ -191,16 +173,8 @@ impl Optimizer {
             self.finished = true;
             return Ok(StepReport { iteration: t, kl, finished: true });
         }
-        let exaggeration = if t < s.exaggeration_iter {
-            s.exaggeration
-        } else {
-            1.0
-        };
-        let momentum = if t < s.momentum_switch_iter {
-            s.momentum_early
-        } else {
-            s.momentum_final
-        };
+        let exaggeration = if t < s.exaggeration_iter { s.exaggeration } else { 1.0 };
+        let momentum = if t < s.momentum_switch_iter { s.momentum_early } else { s.momentum_final };
         combine(attr, rep, z, exaggeration, &mut self.grad);
         for k in 0..2 * n {
             let g = self.grad[k];
@@ -262,9 +236,7 @@ impl CpuOptimizer {
         let Some(want_log) = self.opt.next_needs_log() else {
             return Ok(self.opt.finished_report());
         };
-        let (sum_p_log_w, z) =
-            self.forces
-                .eval(&self.opt.p, &self.opt.y, &mut self.attr, &mut self.rep, want_log);
+        let (sum_p_log_w, z) = self.forces.eval(&self.opt.p, &self.opt.y, &mut self.attr, &mut self.rep, want_log);
         self.opt.step_with_forces(&self.attr, &self.rep, sum_p_log_w, z)
     }
 
@@ -298,12 +270,7 @@ pub fn run_to_end(
         if let Some(kl) = step.kl {
             shown.clear();
             shown.extend(opt.embedding().iter().map(|&v| v as f32));
-            let flow = progress(Progress {
-                iteration: step.iteration,
-                n_iter,
-                kl,
-                embedding: &shown,
-            });
+            let flow = progress(Progress { iteration: step.iteration, n_iter, kl, embedding: &shown });
             if step.finished {
                 return Ok(kl);
             }

@@ -24,18 +24,10 @@ pub fn validate(data: &[f32], n: usize, m: usize) -> Result<(), TsneError> {
         return Err(TsneError::NoColumns);
     }
     if data.len() != n.saturating_mul(m) {
-        return Err(TsneError::ShapeMismatch {
-            len: data.len(),
-            n,
-            m,
-        });
+        return Err(TsneError::ShapeMismatch { len: data.len(), n, m });
     }
     if let Some(pos) = data.iter().position(|v| !v.is_finite()) {
-        return Err(TsneError::NonFinite {
-            row: pos / m,
-            col: pos % m,
-            value: data[pos],
-        });
+        return Err(TsneError::NonFinite { row: pos / m, col: pos % m, value: data[pos] });
     }
     Ok(())
 }
@@ -89,11 +81,7 @@ pub enum PcaRoute {
 
 /// The route [`pca`] picks for an N×M matrix.
 pub fn pca_route(n: usize, m: usize) -> PcaRoute {
-    if n <= m {
-        PcaRoute::Gram
-    } else {
-        PcaRoute::Covariance
-    }
+    if n <= m { PcaRoute::Gram } else { PcaRoute::Covariance }
 }
 
 /// Principal-component scores: the centred data projected on its top `d` principal
@@ -109,9 +97,7 @@ pub fn pca_with_route(data: &[f32], n: usize, m: usize, d: usize, route: PcaRout
     let mean = column_means(data, n, m);
     match route {
         PcaRoute::Gram => scores_from_gram(&centred_gram(data, n, m, &mean), n, m, d),
-        PcaRoute::Covariance => {
-            scores_from_scatter(data, n, m, &mean, &centred_scatter(data, n, m, &mean), d)
-        }
+        PcaRoute::Covariance => scores_from_scatter(data, n, m, &mean, &centred_scatter(data, n, m, &mean), d),
     }
 }
 
@@ -134,14 +120,7 @@ pub fn scores_from_gram(gram: &[f64], n: usize, m: usize, d: usize) -> Vec<f64> 
 
 /// Scores from the centred scatter matrix X̃ᵀX̃ (M×M): the centred rows projected on
 /// its top eigenvectors.
-pub fn scores_from_scatter(
-    data: &[f32],
-    n: usize,
-    m: usize,
-    mean: &[f64],
-    scatter: &[f64],
-    d: usize,
-) -> Vec<f64> {
+pub fn scores_from_scatter(data: &[f32], n: usize, m: usize, mean: &[f64], scatter: &[f64], d: usize) -> Vec<f64> {
     let d = d.min(n).min(m);
     let eig = symmetric_eigen(scatter, m);
     let mut scores = vec![0.0f64; n * d];
@@ -263,9 +242,7 @@ mod tests {
     fn random_matrix(n: usize, m: usize, seed: u64) -> Vec<f32> {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         // Columns with different scales so the spectrum is well separated.
-        (0..n * m)
-            .map(|k| rng.random_range(-1.0f32..1.0) * (1.0 + (k % m) as f32))
-            .collect()
+        (0..n * m).map(|k| rng.random_range(-1.0f32..1.0) * (1.0 + (k % m) as f32)).collect()
     }
 
     /// Test 5: the Gram route and the covariance route give the same scores (signs are
@@ -283,10 +260,7 @@ mod tests {
             for i in 0..n {
                 for k in 0..d_eff {
                     let (u, v) = (a[i * d + k], b[i * d + k]);
-                    assert!(
-                        (u - v).abs() < 1e-9 * scale,
-                        "n={n} m={m} i={i} k={k}: {u} vs {v}"
-                    );
+                    assert!((u - v).abs() < 1e-9 * scale, "n={n} m={m} i={i} k={k}: {u} vs {v}");
                 }
             }
         }
@@ -320,10 +294,7 @@ mod tests {
         standardize(&mut x, n, m);
         for c in 0..3 {
             let mean: f64 = (0..n).map(|i| x[i * m + c] as f64).sum::<f64>() / n as f64;
-            let var: f64 = (0..n)
-                .map(|i| (x[i * m + c] as f64 - mean).powi(2))
-                .sum::<f64>()
-                / n as f64;
+            let var: f64 = (0..n).map(|i| (x[i * m + c] as f64 - mean).powi(2)).sum::<f64>() / n as f64;
             assert!(mean.abs() < 1e-6 && (var - 1.0).abs() < 1e-5);
         }
         assert!((0..n).all(|i| x[i * m + 3] == 0.0));
@@ -333,15 +304,9 @@ mod tests {
     fn validate_rejects_bad_input() {
         assert!(matches!(validate(&[], 0, 3), Err(TsneError::Empty)));
         assert!(matches!(validate(&[], 2, 0), Err(TsneError::NoColumns)));
-        assert!(matches!(
-            validate(&[1.0; 5], 2, 3),
-            Err(TsneError::ShapeMismatch { .. })
-        ));
+        assert!(matches!(validate(&[1.0; 5], 2, 3), Err(TsneError::ShapeMismatch { .. })));
         let r = validate(&[1.0, 2.0, f32::NAN, 4.0], 2, 2);
-        assert!(matches!(
-            r,
-            Err(TsneError::NonFinite { row: 1, col: 0, .. })
-        ));
+        assert!(matches!(r, Err(TsneError::NonFinite { row: 1, col: 0, .. })));
         assert!(validate(&[1.0; 6], 2, 3).is_ok());
     }
 }

@@ -9,9 +9,7 @@ use std::ops::ControlFlow;
 /// `k` Gaussian blobs in `m` dimensions, row-major f32, with labels.
 fn blobs(n: usize, m: usize, k: usize, seed: u64) -> (Vec<f32>, Vec<usize>) {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let centres: Vec<f32> = (0..k * m)
-        .map(|_| rng.random_range(-10.0f32..10.0))
-        .collect();
+    let centres: Vec<f32> = (0..k * m).map(|_| rng.random_range(-10.0f32..10.0)).collect();
     let mut x = Vec::with_capacity(n * m);
     let mut labels = Vec::with_capacity(n);
     for i in 0..n {
@@ -52,11 +50,7 @@ fn knn_accuracy(y: &[f32], labels: &[usize], k: usize) -> f64 {
             votes[labels[j]] += 1;
         }
         let best = *votes.iter().max().unwrap();
-        let pred = top
-            .iter()
-            .map(|&(_, j)| labels[j])
-            .find(|&c| votes[c] == best)
-            .unwrap();
+        let pred = top.iter().map(|&(_, j)| labels[j]).find(|&c| votes[c] == best).unwrap();
         correct += (pred == labels[i]) as usize;
     }
     correct as f64 / n as f64
@@ -133,11 +127,7 @@ fn progress_reports_and_cancels() {
     assert_eq!(seen.last().unwrap().1, e.kl);
     // Breaking out of the callback stops the run with a typed error.
     let r = tsne(&x, 200, 5, &c, &mut |p: Progress| {
-        if p.iteration == 50 {
-            ControlFlow::Break(())
-        } else {
-            ControlFlow::Continue(())
-        }
+        if p.iteration == 50 { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
     });
     assert_eq!(r, Err(TsneError::Cancelled { iteration: 50 }));
 }
@@ -146,52 +136,26 @@ fn progress_reports_and_cancels() {
 fn typed_errors() {
     let c = TsneConfig::opentsne(50);
     let err = tsne(&[0.0; 100], 50, 2, &c, &mut quiet).unwrap_err();
-    assert_eq!(
-        err,
-        TsneError::PerplexityTooLarge {
-            perplexity: 30.0,
-            n: 50,
-            min_points: 91
-        }
-    );
+    assert_eq!(err, TsneError::PerplexityTooLarge { perplexity: 30.0, n: 50, min_points: 91 });
     let msg = err.to_string();
-    assert!(
-        msg.contains("perplexity 30 needs at least 91 points") && msg.contains("(N-1)/3"),
-        "{msg}"
-    );
-    assert_eq!(
-        tsne(&[], 0, 3, &c, &mut quiet).unwrap_err(),
-        TsneError::Empty
-    );
-    assert_eq!(
-        tsne(&[], 100, 0, &c, &mut quiet).unwrap_err(),
-        TsneError::NoColumns
-    );
+    assert!(msg.contains("perplexity 30 needs at least 91 points") && msg.contains("(N-1)/3"), "{msg}");
+    assert_eq!(tsne(&[], 0, 3, &c, &mut quiet).unwrap_err(), TsneError::Empty);
+    assert_eq!(tsne(&[], 100, 0, &c, &mut quiet).unwrap_err(), TsneError::NoColumns);
     let mut x = vec![0.0f32; 200];
     x[7] = f32::INFINITY;
-    assert!(matches!(
-        tsne(&x, 100, 2, &c, &mut quiet),
-        Err(TsneError::NonFinite { row: 3, col: 1, .. })
-    ));
+    assert!(matches!(tsne(&x, 100, 2, &c, &mut quiet), Err(TsneError::NonFinite { row: 3, col: 1, .. })));
     let mut bad = TsneConfig::opentsne(100);
     bad.learning_rate = -1.0;
     assert!(matches!(
         tsne(&[0.5; 200], 100, 2, &bad, &mut quiet),
-        Err(TsneError::InvalidParameter {
-            name: "learning_rate",
-            ..
-        })
+        Err(TsneError::InvalidParameter { name: "learning_rate", .. })
     ));
 }
 
 /// Degenerate but valid inputs: identical rows, a single column.
 #[test]
 fn degenerate_inputs_do_not_produce_nan() {
-    let c = TsneConfig {
-        perplexity: 5.0,
-        n_iter: 100,
-        ..TsneConfig::opentsne(40)
-    };
+    let c = TsneConfig { perplexity: 5.0, n_iter: 100, ..TsneConfig::opentsne(40) };
     let e = tsne(&[1.0; 80], 40, 2, &c, &mut quiet).unwrap();
     assert!(e.coords.iter().all(|v| v.is_finite()));
     let x: Vec<f32> = (0..40).map(|i| (i % 4) as f32).collect();
@@ -205,10 +169,7 @@ pub(crate) fn read_labelled_csv(path: &std::path::Path) -> (Vec<f32>, usize, usi
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let mut lines = text.lines().filter(|l| !l.trim().is_empty());
     let header: Vec<&str> = lines.next().unwrap().split(',').map(str::trim).collect();
-    let label_col = header
-        .iter()
-        .position(|&h| h == "label")
-        .expect("label column");
+    let label_col = header.iter().position(|&h| h == "label").expect("label column");
     let drop_col = header.iter().position(|&h| h == "index");
     let (mut x, mut labels, mut n) = (Vec::new(), Vec::new(), 0);
     for line in lines {
@@ -232,21 +193,15 @@ pub(crate) fn read_labelled_csv(path: &std::path::Path) -> (Vec<f32>, usize, usi
 /// of the raw data, perplexity 30) and the leave-one-out 5-NN accuracy in Rust.
 #[test]
 fn digits_quality() {
-    let path = std::env::var("LAYERLENS_DIGITS_CSV").unwrap_or_else(|_| {
-        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/digits.csv").to_string()
-    });
-    let out_dir = std::env::var("LAYERLENS_TSNE_OUT")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|_| std::env::temp_dir());
+    let path = std::env::var("LAYERLENS_DIGITS_CSV")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/digits.csv").to_string());
+    let out_dir =
+        std::env::var("LAYERLENS_TSNE_OUT").map(std::path::PathBuf::from).unwrap_or_else(|_| std::env::temp_dir());
     let (x, n, m, labels) = read_labelled_csv(std::path::Path::new(&path));
     assert_eq!((n, m), (1797, 64));
     // Reference P as the scoring script computes it: all pairs of the raw data.
     let raw: Vec<f64> = x.iter().map(|&v| v as f64).collect();
-    let search = BandwidthSearch {
-        perplexity: 30.0,
-        tolerance: 1e-10,
-        max_iter: 200,
-    };
+    let search = BandwidthSearch { perplexity: 30.0, tolerance: 1e-10, max_iter: 200 };
     let p_ref = affinity::joint_probabilities(&raw, n, m, Support::AllPairs, &search);
     for (name, method) in [("exact", Method::Exact), ("bh", Method::BarnesHut)] {
         let mut c = TsneConfig::opentsne(n);

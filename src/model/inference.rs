@@ -117,10 +117,9 @@ pub async fn class_probabilities(
     device: &Device,
     images: &[&[f32]],
 ) -> Result<Vec<Vec<f32>>, BackendError> {
-    let prob = layer_activations(net, device, images, &[Layer::Prob], DEFAULT_CHUNK, &mut |_, _| {
-        ControlFlow::Continue(())
-    })
-    .await?;
+    let prob =
+        layer_activations(net, device, images, &[Layer::Prob], DEFAULT_CHUNK, &mut |_, _| ControlFlow::Continue(()))
+            .await?;
     let prob = prob.into_iter().next().expect("one layer asked, one returned");
     Ok((0..prob.rows()).map(|i| prob.row(i).to_vec()).collect())
 }

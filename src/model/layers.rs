@@ -77,7 +77,9 @@ impl fmt::Display for Layer {
 
 /// A layer name that is not one of [`Layer::all`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown layer `{0}`; known layers: conv1, pool1, fire2 … fire9, pool3, pool5, conv10, pool10 (= logits), logits, prob")]
+#[error(
+    "unknown layer `{0}`; known layers: conv1, pool1, fire2 … fire9, pool3, pool5, conv10, pool10 (= logits), logits, prob"
+)]
 pub struct UnknownLayer(pub String);
 
 impl FromStr for Layer {

@@ -107,10 +107,8 @@ impl SqueezeNet {
         let bound = (6.0 / (CLASSIFIER_IN + num_classes) as f32).sqrt();
         let weights: Vec<f32> = (0..num_classes * CLASSIFIER_IN).map(|_| rng.random_range(-bound..bound)).collect();
         let mut conv10 = conv10_config(num_classes).init(device);
-        conv10.weight = Param::from_tensor(Tensor::from_data(
-            TensorData::new(weights, [num_classes, CLASSIFIER_IN, 1, 1]),
-            device,
-        ));
+        conv10.weight =
+            Param::from_tensor(Tensor::from_data(TensorData::new(weights, [num_classes, CLASSIFIER_IN, 1, 1]), device));
         conv10.bias = Some(Param::from_tensor(Tensor::zeros([num_classes], device)));
         self.conv10 = conv10;
         self
@@ -163,7 +161,12 @@ impl SqueezeNet {
     }
 
     /// conv1 … fire9, reporting each tap; stops early once `stop_after` depth is reached.
-    fn features(&self, input: Tensor<4>, stop_after: Option<usize>, take: &mut dyn FnMut(Layer, &Tensor<4>)) -> Tensor<4> {
+    fn features(
+        &self,
+        input: Tensor<4>,
+        stop_after: Option<usize>,
+        take: &mut dyn FnMut(Layer, &Tensor<4>),
+    ) -> Tensor<4> {
         let done = |layer: Layer| stop_after.is_some_and(|d| layer.depth() >= d);
         let mut x = relu(self.conv1.forward(input));
         take(Layer::Conv1, &x);

@@ -115,9 +115,15 @@ pub enum StepOutcome {
     Iteration(IterationMetrics),
     /// Part of a mini-batch went forward and backward (`done` of its `total` images); the
     /// update comes with the last part (see `TrainConfig::micro_batch`).
-    Accumulating { done: usize, total: usize },
+    Accumulating {
+        done: usize,
+        total: usize,
+    },
     /// Part of the validation split was classified (`done` of `total` images).
-    Validating { done: usize, total: usize },
+    Validating {
+        done: usize,
+        total: usize,
+    },
     /// An epoch ended and the validation split was classified.
     EpochEnd(EpochMetrics),
     /// All epochs are done; nothing more to do.
@@ -211,7 +217,12 @@ impl Trainer {
     /// with a smaller mini-batch, or on the CPU after the GPU failed). The split is recomputed
     /// from the data and the settings' seed and fraction, which must be the original ones; the
     /// epoch's shuffle and the augmentation's random stream continue where they were.
-    pub fn resume(data: Arc<DataSet>, checkpoint: &Checkpoint, device: &Device, config: TrainConfig) -> Result<Self, TrainError> {
+    pub fn resume(
+        data: Arc<DataSet>,
+        checkpoint: &Checkpoint,
+        device: &Device,
+        config: TrainConfig,
+    ) -> Result<Self, TrainError> {
         if config.batch_size == 0 {
             return Err(TrainError::ZeroBatch);
         }
@@ -359,7 +370,8 @@ impl Trainer {
         let end = (self.cursor + self.config.batch_size).min(self.order.len());
         let images = self.order[self.cursor..end].to_vec();
         self.cursor = end;
-        self.partial = Some(PartialBatch { images, done: 0, gradients: GradientsAccumulator::new(), loss: None, correct: None });
+        self.partial =
+            Some(PartialBatch { images, done: 0, gradients: GradientsAccumulator::new(), loss: None, correct: None });
         self.train_part().await
     }
 
@@ -395,13 +407,22 @@ impl Trainer {
         self.epoch_sums.0 += loss;
         self.epoch_sums.1 += accuracy;
         self.epoch_sums.2 += 1;
-        Ok(StepOutcome::Iteration(IterationMetrics { iteration: self.iteration, epoch: self.epochs_done + 1, loss, accuracy }))
+        Ok(StepOutcome::Iteration(IterationMetrics {
+            iteration: self.iteration,
+            epoch: self.epochs_done + 1,
+            loss,
+            accuracy,
+        }))
     }
 
     /// Cross-entropy over `batch` scaled by `weight` (its share of the mini-batch, so the parts'
     /// losses and gradients add up to the whole mini-batch's mean), its gradients, and the
     /// number of correct predictions (both figures detached, on the device).
-    fn forward_backward(&mut self, batch: &[usize], weight: f64) -> Result<(Tensor<1>, Tensor<1>, GradientsParams), TrainError> {
+    fn forward_backward(
+        &mut self,
+        batch: &[usize],
+        weight: f64,
+    ) -> Result<(Tensor<1>, Tensor<1>, GradientsParams), TrainError> {
         let side = INPUT_SIZE as usize;
         let mut values = Vec::with_capacity(batch.len() * 3 * side * side);
         let mut targets = Vec::with_capacity(batch.len());

@@ -93,8 +93,7 @@ pub(super) fn read_conv_weights(bytes: &[u8]) -> Result<Vec<(String, RawTensor)>
     let model = ModelProto::decode(bytes).map_err(|e| damaged(e.to_string()))?;
     let graph = model.graph.ok_or_else(|| damaged("the file holds no graph"))?;
 
-    let mut constants: HashMap<&str, &TensorProto> =
-        graph.initializer.iter().map(|t| (t.name.as_str(), t)).collect();
+    let mut constants: HashMap<&str, &TensorProto> = graph.initializer.iter().map(|t| (t.name.as_str(), t)).collect();
     for node in graph.node.iter().filter(|n| n.op_type == "Constant") {
         if let (Some(out), Some(t)) = (node.output.first(), node.attribute.iter().find_map(|a| a.t.as_ref())) {
             constants.insert(out.as_str(), t);
@@ -108,9 +107,11 @@ pub(super) fn read_conv_weights(bytes: &[u8]) -> Result<Vec<(String, RawTensor)>
     }
 
     let tensor_of = |node: &NodeProto, slot: usize, what: &str| -> Result<RawTensor, WeightsError> {
-        let name = node.input.get(slot).filter(|s| !s.is_empty()).ok_or_else(|| WeightsError::MissingTensor {
-            name: format!("{what} of Conv node `{}`", node.name),
-        })?;
+        let name = node
+            .input
+            .get(slot)
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| WeightsError::MissingTensor { name: format!("{what} of Conv node `{}`", node.name) })?;
         let proto = constants.get(name.as_str()).ok_or_else(|| WeightsError::MissingTensor {
             name: format!("{name} ({what} of Conv node `{}`)", node.name),
         })?;
@@ -146,7 +147,9 @@ fn decode_tensor(name: &str, proto: &TensorProto) -> Result<RawTensor, WeightsEr
     let shape: Vec<usize> = proto.dims.iter().map(|&d| d.max(0) as usize).collect();
     let raw = &proto.raw_data;
     let data: Vec<f32> = match proto.data_type {
-        ONNX_FLOAT if !raw.is_empty() => raw.chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect(),
+        ONNX_FLOAT if !raw.is_empty() => {
+            raw.chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect()
+        }
         ONNX_FLOAT => proto.float_data.clone(),
         ONNX_DOUBLE if !raw.is_empty() => {
             raw.chunks_exact(8).map(|b| f64::from_le_bytes(b.try_into().unwrap()) as f32).collect()
