@@ -9,7 +9,12 @@ use std::borrow::Cow;
 use safetensors::{Dtype, SafeTensors, View};
 use thiserror::Error;
 
-use crate::model::weights::RawTensor;
+/// A dense f32 tensor as read from a file, row-major.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawTensor {
+    pub shape: Vec<usize>,
+    pub data: Vec<f32>,
+}
 
 /// Why a safetensors buffer could not be read or written.
 #[derive(Debug, Error, PartialEq)]
@@ -65,14 +70,8 @@ fn to_f32(dtype: Dtype, bytes: &[u8]) -> Option<Vec<f32>> {
     Some(match dtype {
         Dtype::F32 => bytes.chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect(),
         Dtype::F64 => bytes.chunks_exact(8).map(|b| f64::from_le_bytes(b.try_into().unwrap()) as f32).collect(),
-        Dtype::F16 => bytes
-            .chunks_exact(2)
-            .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32())
-            .collect(),
-        Dtype::BF16 => bytes
-            .chunks_exact(2)
-            .map(|b| half::bf16::from_le_bytes([b[0], b[1]]).to_f32())
-            .collect(),
+        Dtype::F16 => bytes.chunks_exact(2).map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32()).collect(),
+        Dtype::BF16 => bytes.chunks_exact(2).map(|b| half::bf16::from_le_bytes([b[0], b[1]]).to_f32()).collect(),
         _ => return None,
     })
 }

@@ -88,9 +88,9 @@ fn classify_prints_top_classes_with_labels() {
 #[test]
 fn bad_arguments_exit_2() {
     for args in [
-        vec!["classify", "--weights", "w.safetensors"],                    // no image
+        vec!["classify", "--weights", "w.safetensors"], // no image
         vec!["activations", "--weights", "w", "--layers", "pool2", "--out", "o", "x.png"], // unknown layer
-        vec!["classify", "--weights", "w", "--backend", "tpu", "x.png"],  // unknown backend
+        vec!["classify", "--weights", "w", "--backend", "tpu", "x.png"], // unknown backend
         vec!["frobnicate"],
     ] {
         let out = layerlens(&args);
@@ -127,8 +127,21 @@ fn train_writes_weights_class_names_and_a_report() {
     let report = dir.path().join("report.json");
     let data = fixture("digits3").display().to_string();
     let result = layerlens(&[
-        "train", "--data", &data, "--weights", &weights(), "--epochs", "1", "--batch-size", "16",
-        "--seed", "5", "--out", &out.display().to_string(), "--report", &report.display().to_string(),
+        "train",
+        "--data",
+        &data,
+        "--weights",
+        &weights(),
+        "--epochs",
+        "1",
+        "--batch-size",
+        "16",
+        "--seed",
+        "5",
+        "--out",
+        &out.display().to_string(),
+        "--report",
+        &report.display().to_string(),
     ]);
     assert!(result.status.success(), "{}", stderr(&result));
     assert!(stderr(&result).contains("epoch 1 done"), "{}", stderr(&result));
@@ -144,9 +157,98 @@ fn train_writes_weights_class_names_and_a_report() {
     let predictions = json["validation"]["predictions"].as_array().unwrap();
     assert_eq!(predictions.len(), 30);
     assert_eq!(predictions[0]["scores"].as_array().unwrap().len(), 3);
-    let confusion: usize = json["validation"]["confusion"].as_array().unwrap().iter()
-        .flat_map(|row| row.as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as usize)).sum();
+    let confusion: usize = json["validation"]["confusion"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|row| row.as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as usize))
+        .sum();
     assert_eq!(confusion, 30);
+}
+
+/// `analyze` on the validation split of a short `train` run (same seed, so the same split):
+/// the export files with one row per validation image, the workflow's table on stdout, and a
+/// softmax map whose neighbourhoods keep the classes at least as well as the classifier does.
+#[test]
+fn analyze_after_train_writes_the_exports_and_the_ambiguity_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("digits.safetensors").display().to_string();
+    let data = fixture("digits3").display().to_string();
+    let trained = layerlens(&[
+        "train",
+        "--data",
+        &data,
+        "--weights",
+        &weights(),
+        "--epochs",
+        "4",
+        "--batch-size",
+        "8",
+        "--seed",
+        "3",
+        "--no-augment",
+        "--out",
+        &model,
+    ]);
+    assert!(trained.status.success(), "{}", stderr(&trained));
+    let out = dir.path().join("analysis");
+    let result = layerlens(&[
+        "analyze",
+        "--data",
+        &data,
+        "--weights",
+        &model,
+        "--seed",
+        "3",
+        "--out",
+        &out.display().to_string(),
+    ]);
+    let log = stderr(&result);
+    assert!(result.status.success(), "{log}");
+    assert!(log.contains("= the data set's (fine-tuned)"), "class names read from digits.classes.txt: {log}");
+    assert!(log.contains("perplexity lowered from 30 to 9"), "{log}");
+
+    let csv_rows = |name: &str| -> Vec<Vec<String>> {
+        csv::Reader::from_path(out.join(name))
+            .unwrap()
+            .records()
+            .map(|r| r.unwrap().iter().map(String::from).collect())
+            .collect()
+    };
+    for layer in ["pool1", "conv10", "prob"] {
+        let rows = csv_rows(&format!("map-{layer}.csv"));
+        assert_eq!(rows.len(), 30, "{layer}: one row per validation image");
+        let header = csv::Reader::from_path(out.join(format!("map-{layer}.csv"))).unwrap().headers().unwrap().clone();
+        assert_eq!(header.iter().collect::<Vec<_>>(), ["image", "file", "true", "predicted", "ambiguity", "x", "y"]);
+        assert!(rows.iter().all(|r| r[1].starts_with(&r[2]) && r[5].parse::<f32>().is_ok()), "{layer}: {:?}", rows[0]);
+    }
+    assert_eq!(csv_rows("ambiguity.csv").len(), 30);
+    let confusion = csv_rows("confusion.csv");
+    assert_eq!(confusion.len(), 3);
+    let counted: usize = confusion.iter().flat_map(|r| r[1..].iter().map(|v| v.parse::<usize>().unwrap())).sum();
+    assert_eq!(counted, 30);
+    let predictions: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("predictions.json")).unwrap()).unwrap();
+    assert_eq!(predictions["predictions"].as_array().unwrap().len(), 30);
+    let accuracy = predictions["accuracy"].as_f64().unwrap();
+
+    let table = String::from_utf8(result.stdout).unwrap();
+    let lines: Vec<&str> = table.lines().collect();
+    assert!(
+        lines[0].contains("Image #") && lines[0].contains("Ambiguity") && lines[0].contains("True Class"),
+        "{table}"
+    );
+    assert_eq!(lines.len(), 3 + 10, "header, rule, blank, ten rows: {table}");
+
+    // The prob map's 5-NN accuracy, as printed.
+    let prob_knn: f64 = log
+        .lines()
+        .find(|l| l.contains("prob map"))
+        .and_then(|l| l.split("5-NN accuracy ").nth(1))
+        .map(|v| v.trim().parse().unwrap())
+        .unwrap_or_else(|| panic!("no prob map score in {log}"));
+    println!("validation accuracy {accuracy:.3}, prob map 5-NN accuracy {prob_knn:.3}");
+    assert!(prob_knn >= accuracy - 0.05, "prob map 5-NN {prob_knn} vs accuracy {accuracy}");
 }
 
 #[test]
@@ -154,10 +256,20 @@ fn train_refuses_a_single_class() {
     let data = fixture("digits3/0").display().to_string();
     let dir = tempfile::tempdir().unwrap();
     let result = layerlens(&[
-        "train", "--data", &data, "--weights", &weights(), "--out", &dir.path().join("m.safetensors").display().to_string(),
+        "train",
+        "--data",
+        &data,
+        "--weights",
+        &weights(),
+        "--out",
+        &dir.path().join("m.safetensors").display().to_string(),
     ]);
     assert_eq!(result.status.code(), Some(1));
-    assert!(stderr(&result).contains("not inside a class folder") || stderr(&result).contains("at least 2 classes"), "{}", stderr(&result));
+    assert!(
+        stderr(&result).contains("not inside a class folder") || stderr(&result).contains("at least 2 classes"),
+        "{}",
+        stderr(&result)
+    );
 }
 
 fn read_embedding(path: &Path) -> Vec<[f64; 2]> {
@@ -187,7 +299,8 @@ fn tsne_writes_n_rows_reproducibly_and_reports_kl() {
     let input = small_digits_csv(dir.path());
     let run = |out: &str, extra: &[&str]| {
         let out = dir.path().join(out);
-        let mut args = vec!["tsne", "--input", input.to_str().unwrap(), "--out", out.to_str().unwrap(), "--iterations", "300"];
+        let mut args =
+            vec!["tsne", "--input", input.to_str().unwrap(), "--out", out.to_str().unwrap(), "--iterations", "300"];
         args.extend_from_slice(extra);
         let result = layerlens(&args);
         assert!(result.status.success(), "{}", stderr(&result));
@@ -203,7 +316,21 @@ fn tsne_writes_n_rows_reproducibly_and_reports_kl() {
     let (c, _) = run("c.csv", &["--init", "random", "--seed", "1"]);
     let (d, _) = run("d.csv", &["--init", "random", "--seed", "2"]);
     assert_ne!(c, d);
-    let (e, log) = run("e.csv", &["--preset", "matlab", "--perplexity", "20", "--learning-rate", "auto", "--exaggeration", "6", "--exaggeration-iterations", "50"]);
+    let (e, log) = run(
+        "e.csv",
+        &[
+            "--preset",
+            "matlab",
+            "--perplexity",
+            "20",
+            "--learning-rate",
+            "auto",
+            "--exaggeration",
+            "6",
+            "--exaggeration-iterations",
+            "50",
+        ],
+    );
     assert_eq!(e.len(), 300);
     assert!(log.contains("Barnes-Hut gradient"), "{log}");
     assert!(e.iter().all(|p| p[0].is_finite() && p[1].is_finite()));
@@ -224,12 +351,38 @@ fn tsne_reads_npy_and_safetensors_keys() {
     npy.extend(header.as_bytes());
     npy.extend(values.iter().flat_map(|&v| (v as f64).to_le_bytes()));
     std::fs::write(dir.path().join("x.npy"), npy).unwrap();
-    let st = layerlens::tensor_file::write_f32_tensors([("pool1", &[120usize, 2, 2, 2][..], &values[..]), ("prob", &[120usize, 8][..], &values[..])]).unwrap();
+    let st = layerlens::tensor_file::write_f32_tensors([
+        ("pool1", &[120usize, 2, 2, 2][..], &values[..]),
+        ("prob", &[120usize, 8][..], &values[..]),
+    ])
+    .unwrap();
     std::fs::write(dir.path().join("x.safetensors"), st).unwrap();
     let p = |f: &str| dir.path().join(f).to_str().unwrap().to_string();
-    let out = layerlens(&["tsne", "--input", &p("x.npy"), "--out", &p("npy.csv"), "--perplexity", "10", "--iterations", "200"]);
+    let out = layerlens(&[
+        "tsne",
+        "--input",
+        &p("x.npy"),
+        "--out",
+        &p("npy.csv"),
+        "--perplexity",
+        "10",
+        "--iterations",
+        "200",
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let out = layerlens(&["tsne", "--input", &p("x.safetensors"), "--key", "pool1", "--out", &p("st.csv"), "--perplexity", "10", "--iterations", "200"]);
+    let out = layerlens(&[
+        "tsne",
+        "--input",
+        &p("x.safetensors"),
+        "--key",
+        "pool1",
+        "--out",
+        &p("st.csv"),
+        "--perplexity",
+        "10",
+        "--iterations",
+        "200",
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stderr(&out).contains("safetensors `pool1` [120, 2, 2, 2]"), "{}", stderr(&out));
     // Same values → same embedding, whatever the container.

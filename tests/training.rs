@@ -60,11 +60,18 @@ fn fine_tuning_on_three_digit_classes_learns() {
     let last = history.last().unwrap();
     eprintln!("baseline {start:?}\nfirst losses {:?}\nlast losses {:?}", &losses[..3], &losses[losses.len() - 3..]);
     assert_eq!(history.len(), 13, "baseline + 12 epochs");
-    assert!(last.validation_loss < 0.85 * start.validation_loss, "loss {} → {}", start.validation_loss, last.validation_loss);
+    assert!(
+        last.validation_loss < 0.85 * start.validation_loss,
+        "loss {} → {}",
+        start.validation_loss,
+        last.validation_loss
+    );
     let best = history.iter().map(|m| m.validation_accuracy).fold(0.0, f64::max);
     assert!(best >= 0.6, "best validation accuracy {best} (chance: 0.33)");
     let evaluation = block_on(trainer.final_evaluation()).unwrap();
-    assert_eq!(evaluation.confusion.total(), trainer.split().validation.len());
+    let confusion = layerlens::analysis::confusion::ConfusionMatrix::of(&evaluation, 3);
+    assert_eq!(confusion.total(), trainer.split().validation.len());
+    assert_eq!(confusion.accuracy(), evaluation.accuracy);
     assert!((evaluation.accuracy - best).abs() < 1e-9, "the best epoch's weights are kept");
 }
 
@@ -90,7 +97,9 @@ fn one_training_step_on_wgpu_matches_the_cpu() {
     let run = |device: burn::prelude::Device| {
         let mut trainer = Trainer::new(data.clone(), pretrained(&device), &device, config.clone()).unwrap();
         block_on(trainer.baseline()).unwrap();
-        let StepOutcome::Iteration(metrics) = block_on(trainer.step()).unwrap() else { panic!("expected an iteration") };
+        let StepOutcome::Iteration(metrics) = block_on(trainer.step()).unwrap() else {
+            panic!("expected an iteration")
+        };
         (metrics.loss, block_on(export_weights(&trainer.model())).unwrap())
     };
     let (cpu_loss, cpu_weights) = run(cpu_device());
@@ -158,7 +167,11 @@ fn training_resumes_from_the_last_finished_epoch_with_a_smaller_batch() {
     let mut resumed = Trainer::resume(data.clone(), &checkpoint, &device, smaller).unwrap();
     assert_eq!(resumed.epochs_done(), 1);
     assert!(same(resumed.history(), checkpoint.history()));
-    assert_eq!(&block_on(export_weights(&resumed.model())).unwrap(), checkpoint.weights(), "starts from the checkpoint's weights");
+    assert_eq!(
+        &block_on(export_weights(&resumed.model())).unwrap(),
+        checkpoint.weights(),
+        "starts from the checkpoint's weights"
+    );
     let mut iterations = Vec::new();
     loop {
         match block_on(resumed.step()).unwrap() {

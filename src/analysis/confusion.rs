@@ -10,12 +10,24 @@ pub struct ConfusionMatrix {
 }
 
 impl ConfusionMatrix {
+    /// A square matrix: truth and predictions are the same classes.
     pub fn new(classes: usize, truth: &[usize], predicted: &[usize]) -> Self {
-        let mut counts = vec![vec![0; classes]; classes];
+        Self::rectangular(classes, classes, truth, predicted)
+    }
+
+    /// Rows and columns of different classes: a network that was not fine-tuned predicts its
+    /// own classes (e.g. ImageNet's) for the data set's.
+    pub fn rectangular(rows: usize, columns: usize, truth: &[usize], predicted: &[usize]) -> Self {
+        let mut counts = vec![vec![0; columns]; rows];
         for (&t, &p) in truth.iter().zip(predicted) {
             counts[t][p] += 1;
         }
         Self { counts }
+    }
+
+    /// The confusion matrix of an evaluation (truth and predictions in `classes` classes).
+    pub fn of(evaluation: &crate::train::Evaluation, classes: usize) -> Self {
+        Self::new(classes, &evaluation.truth, &evaluation.predicted)
     }
 
     pub fn total(&self) -> usize {
@@ -24,7 +36,7 @@ impl ConfusionMatrix {
 
     /// Fraction of all images classified correctly.
     pub fn accuracy(&self) -> f64 {
-        let correct: usize = (0..self.counts.len()).map(|c| self.counts[c][c]).sum();
+        let correct: usize = self.counts.iter().enumerate().filter_map(|(c, row)| row.get(c)).sum();
         correct as f64 / self.total().max(1) as f64
     }
 

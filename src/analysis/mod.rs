@@ -1,3 +1,24 @@
-//! Predictions → what they mean: confusion matrix and per-class metrics.
+//! The analysis stage (workflow steps 5–8): what the network makes of each validation image and
+//! how its layers arrange them.
+//!
+//! Built on top of `train` (an evaluation's truth and scores) and `embed` (t-SNE), never below
+//! them: `predictions` (top two classes, ambiguity), `confusion` (matrix, recall, precision),
+//! `activations` (a stepped job that runs the images chunk by chunk and keeps each layer's
+//! rows, exactly or as a `sketch`), `pipeline` (activations then one t-SNE per layer, as one
+//! stepped [`Analyzer`]), `quality` (trustworthiness and k-NN accuracy of a map) and `export`
+//! (CSV, JSON and text). No UI code: the CLI and the page drive the same [`Analyzer`].
 
+pub mod activations;
 pub mod confusion;
+pub mod export;
+pub mod map_index;
+pub mod palette;
+pub mod pipeline;
+pub mod predictions;
+pub mod quality;
+pub mod sketch;
+
+pub use pipeline::{Analysis, AnalysisConfig, AnalysisError, AnalysisStep, Analyzer, LayerMap};
+
+#[cfg(test)]
+mod tests;

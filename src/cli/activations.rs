@@ -19,8 +19,8 @@ pub fn run(args: ActivationsArgs) -> Result<(), String> {
         eprint!("\r{done}/{total} images");
         ControlFlow::Continue(())
     };
-    let outputs =
-        block_on(layer_activations(&net, &device, &refs, &layers, args.chunk, &mut report)).map_err(|e| e.to_string())?;
+    let outputs = block_on(layer_activations(&net, &device, &refs, &layers, args.chunk, &mut report))
+        .map_err(|e| e.to_string())?;
     eprintln!();
     let names: Vec<String> = outputs.iter().map(|a| a.layer.to_string()).collect();
     let shapes: Vec<Vec<usize>> = outputs.iter().map(|a| a.shape()).collect();

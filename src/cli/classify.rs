@@ -19,11 +19,7 @@ pub fn run(args: ClassifyArgs) -> Result<(), String> {
     };
     let (net, device) = load_model(&args.model)?;
     if let Some(labels) = labels.as_ref().filter(|l| l.len() != net.num_classes()) {
-        return Err(format!(
-            "the labels file names {} classes but the model has {}",
-            labels.len(),
-            net.num_classes()
-        ));
+        return Err(format!("the labels file names {} classes but the model has {}", labels.len(), net.num_classes()));
     }
     let inputs = load_inputs(&args.images)?;
     let refs: Vec<&[f32]> = inputs.iter().map(Vec::as_slice).collect();

@@ -4,6 +4,7 @@
 //! message goes to stderr. Each subcommand lives in its own file and only calls the core.
 
 mod activations;
+mod analyze;
 mod bench;
 mod classify;
 mod common;
@@ -19,7 +20,11 @@ use crate::backend::BackendKind;
 use crate::model::layers::Layer;
 
 #[derive(Debug, Parser)]
-#[command(name = "layerlens", version, about = "See how SqueezeNet sees your images: classify, activations, train, t-SNE, benchmarks.")]
+#[command(
+    name = "layerlens",
+    version,
+    about = "See how SqueezeNet sees your images: classify, activations, train, t-SNE, benchmarks."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -33,6 +38,8 @@ enum Command {
     Activations(ActivationsArgs),
     /// Fine-tune on a folder (or .zip) of labelled images, one sub-folder per class.
     Train(TrainArgs),
+    /// Analyse the validation split: predictions, ambiguity, t-SNE maps of chosen layers.
+    Analyze(AnalyzeArgs),
     /// Embed the rows of a matrix (CSV, .npy or a safetensors tensor) in 2-D with t-SNE.
     Tsne(TsneArgs),
     /// Measure throughput.
@@ -120,6 +127,35 @@ struct TrainArgs {
 }
 
 #[derive(Debug, Args)]
+struct AnalyzeArgs {
+    /// Folder (or .zip) of images; the folder containing each image names its class.
+    #[arg(long, value_name = "DIR|ZIP")]
+    data: PathBuf,
+    #[command(flatten)]
+    model: ModelArgs,
+    /// The network's class names, one per line (default: the `.classes.txt` beside the
+    /// weights that `layerlens train` writes, else "class 0", "class 1", …).
+    #[arg(long, value_name = "FILE")]
+    classes: Option<PathBuf>,
+    /// Fraction of each class used for training; the rest is analysed (as `train`).
+    #[arg(long, default_value_t = 0.65, value_parser = parse_fraction)]
+    train_fraction: f64,
+    /// Seeds the split (the same as `train`'s seed gives its validation images), the t-SNE
+    /// and the sketch of layers too large to keep.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Comma-separated layers to map (any of conv1, pool1, fire2…fire9, pool3, pool5, conv10, logits, prob).
+    #[arg(long, value_delimiter = ',', default_value = "pool1,conv10,prob", value_parser = parse_layer)]
+    layers: Vec<Layer>,
+    /// t-SNE defaults: MATLAB's (the workflow's) or openTSNE's.
+    #[arg(long, default_value = "matlab", value_parser = parse_preset)]
+    preset: crate::embed::preset::TsnePreset,
+    /// Folder for map-<layer>.csv, ambiguity.csv, confusion.csv and predictions.json.
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+}
+
+#[derive(Debug, Args)]
 struct TsneArgs {
     /// Matrix file, one row per observation: CSV/TSV (header detected), .npy, or .safetensors.
     #[arg(long, value_name = "FILE")]
@@ -138,8 +174,8 @@ struct TsneArgs {
     out: PathBuf,
     /// Defaults to start from: openTSNE's (exaggeration 12 for 250 iterations, 1000 in
     /// all, learning rate N/12, PCA init) or MATLAB's (4 for 99, 1000, 500, random init).
-    #[arg(long, value_enum, default_value = "opentsne")]
-    preset: tsne::PresetArg,
+    #[arg(long, default_value = "opentsne", value_parser = parse_preset)]
+    preset: crate::embed::preset::TsnePreset,
     #[arg(long, value_parser = parse_positive_f64)]
     perplexity: Option<f64>,
     /// Total iterations, early exaggeration included.
@@ -225,6 +261,10 @@ fn parse_backend(s: &str) -> Result<BackendKind, String> {
     s.parse()
 }
 
+fn parse_preset(s: &str) -> Result<crate::embed::preset::TsnePreset, String> {
+    s.parse()
+}
+
 fn parse_layer(s: &str) -> Result<Layer, String> {
     s.parse().map_err(|e: crate::model::layers::UnknownLayer| e.to_string())
 }
@@ -242,6 +282,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
         Command::Classify(args) => classify::run(args),
         Command::Activations(args) => activations::run(args),
         Command::Train(args) => train::run(args),
+        Command::Analyze(args) => analyze::run(args),
         Command::Tsne(args) => tsne::run(args),
         Command::Bench(BenchCommand::Inference(args)) => bench::inference(args),
     };

@@ -9,11 +9,12 @@ use serde::Serialize;
 
 use super::TrainArgs;
 use super::common::load_model;
+use crate::analysis::confusion::ConfusionMatrix;
+use crate::backend::is_cpu;
 use crate::data::augment::Augmentation;
 use crate::data::dataset::DataSet;
 use crate::data::sources::load_path;
 use crate::model::weights::weights_to_safetensors;
-use crate::backend::is_cpu;
 use crate::train::{EpochMetrics, GPU_MICRO_BATCH, StepOutcome, TrainConfig, Trainer};
 
 #[derive(Serialize)]
@@ -101,6 +102,7 @@ pub fn run(args: TrainArgs) -> Result<(), String> {
     let seconds = start.elapsed().as_secs_f64();
     let evaluation = block_on(trainer.final_evaluation()).map_err(|e| e.to_string())?;
     eprintln!("validation accuracy (best epoch's weights): {:.4}", evaluation.accuracy);
+    let confusion = ConfusionMatrix::of(&evaluation, data.classes.len());
 
     let weights = block_on(trainer.best_weights()).map_err(|e| e.to_string())?;
     let bytes = weights_to_safetensors(&weights).map_err(|e| e.to_string())?;
@@ -126,9 +128,9 @@ pub fn run(args: TrainArgs) -> Result<(), String> {
             validation: ValidationReport {
                 accuracy: evaluation.accuracy,
                 loss: evaluation.loss,
-                confusion: &evaluation.confusion.counts,
-                recall: (0..classes.len()).map(|c| evaluation.confusion.recall(c)).collect(),
-                precision: (0..classes.len()).map(|c| evaluation.confusion.precision(c)).collect(),
+                confusion: &confusion.counts,
+                recall: (0..classes.len()).map(|c| confusion.recall(c)).collect(),
+                precision: (0..classes.len()).map(|c| confusion.precision(c)).collect(),
                 predictions: split
                     .validation
                     .iter()

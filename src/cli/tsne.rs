@@ -25,13 +25,6 @@ pub enum MethodArg {
     Fft,
 }
 
-/// The `--preset` choices.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum PresetArg {
-    Opentsne,
-    Matlab,
-}
-
 /// The `--init` choices.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum InitArg {
@@ -59,10 +52,7 @@ pub fn parse_learning_rate(s: &str) -> Result<LearningRateArg, String> {
 
 /// The configuration the flags describe for `n` points: the preset, then each flag given.
 pub fn config_from_args(args: &TsneArgs, n: usize) -> Result<TsneConfig, String> {
-    let mut c = match args.preset {
-        PresetArg::Opentsne => TsneConfig::opentsne(n),
-        PresetArg::Matlab => TsneConfig::matlab(),
-    };
+    let mut c = args.preset.config(n);
     if let Some(p) = args.perplexity {
         c.perplexity = p;
     }
@@ -131,8 +121,8 @@ pub fn run(args: TsneArgs) -> Result<(), String> {
     };
     eprintln!("{}: {}", args.input.display(), matrix.description);
     let started_at = Instant::now();
-    let started = block_on(start(&matrix.values, matrix.n, matrix.m, &config, device.as_ref()))
-        .map_err(|e| e.to_string())?;
+    let started =
+        block_on(start(&matrix.values, matrix.n, matrix.m, &config, device.as_ref())).map_err(|e| e.to_string())?;
     let mut runner = started.runner;
     let method = match started.method {
         Method::Exact => "exact",

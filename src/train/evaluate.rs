@@ -6,24 +6,26 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use super::batch::prepare_input;
-use crate::analysis::confusion::ConfusionMatrix;
 use crate::backend::BackendError;
 use crate::data::augment::Augmentation;
 use crate::data::dataset::DataSet;
 use crate::model::inference::class_probabilities;
 use crate::model::squeezenet::SqueezeNet;
 
-/// The network's verdict on a set of images.
+/// The network's verdict on a set of images: what `analysis` builds its confusion matrix,
+/// ambiguity and predictions tables from.
 #[derive(Debug, Clone)]
 pub struct Evaluation {
     /// Mean cross-entropy.
     pub loss: f64,
+    /// Fraction of `predicted` equal to `truth`.
     pub accuracy: f64,
+    /// Per image: its true class.
+    pub truth: Vec<usize>,
     /// Per image: class probabilities (MATLAB `minibatchpredict` scores).
     pub scores: Vec<Vec<f32>>,
     /// Per image: the most probable class (`scores2label`).
     pub predicted: Vec<usize>,
-    pub confusion: ConfusionMatrix,
 }
 
 /// Classifies `indices` of a data set a chunk at a time (no augmentation, no autodiff).
@@ -75,7 +77,8 @@ impl Evaluator {
             .collect();
         let loss = truth.iter().zip(&self.scores).map(|(&t, s)| -(f64::from(s[t]).max(1e-30)).ln()).sum::<f64>()
             / truth.len().max(1) as f64;
-        let confusion = ConfusionMatrix::new(data.classes.len(), &truth, &predicted);
-        Evaluation { loss, accuracy: confusion.accuracy(), scores: self.scores, predicted, confusion }
+        let correct = truth.iter().zip(&predicted).filter(|(t, p)| t == p).count();
+        let accuracy = correct as f64 / truth.len().max(1) as f64;
+        Evaluation { loss, accuracy, truth, scores: self.scores, predicted }
     }
 }

@@ -18,12 +18,9 @@ const CLASSIFIER_WEIGHT: &str = "classifier.1.weight";
 
 pub use safetensors_file::weights_to_safetensors;
 
-/// A dense f32 tensor as read from a file, row-major.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RawTensor {
-    pub shape: Vec<usize>,
-    pub data: Vec<f32>,
-}
+/// Weight tensors are the file format's plain tensors (defined with the format, so the format
+/// module does not depend on the model).
+pub use crate::tensor_file::RawTensor;
 
 /// All 52 parameter tensors of a SqueezeNet 1.1, in torchvision key order, shapes checked.
 #[derive(Debug, Clone, PartialEq)]
@@ -81,10 +78,9 @@ impl SqueezeNetWeights {
             .ok_or_else(|| WeightsError::MissingTensor { name: classifier.clone() })?;
         let mut tensors = Vec::with_capacity(52);
         for spec in conv_specs(num_classes.max(1)) {
-            for (key, expected) in [
-                (spec.weight_key(), spec.weight_shape.to_vec()),
-                (spec.bias_key(), vec![spec.weight_shape[0]]),
-            ] {
+            for (key, expected) in
+                [(spec.weight_key(), spec.weight_shape.to_vec()), (spec.bias_key(), vec![spec.weight_shape[0]])]
+            {
                 let index = named
                     .iter()
                     .position(|(name, _)| *name == key)
@@ -194,8 +190,7 @@ mod tests {
     #[test]
     fn wrong_shape_names_the_tensor_and_both_shapes() {
         let (weights, _) = load_weights(&fixture("squeezenet1_1_random.safetensors")).unwrap();
-        let mut named: Vec<(String, RawTensor)> =
-            weights.iter().map(|(k, t)| (k.to_string(), t.clone())).collect();
+        let mut named: Vec<(String, RawTensor)> = weights.iter().map(|(k, t)| (k.to_string(), t.clone())).collect();
         let entry = named.iter_mut().find(|(k, _)| k == "features.6.squeeze.weight").unwrap();
         entry.1 = RawTensor { shape: vec![32, 128, 3, 3], data: vec![0.0; 32 * 128 * 9] };
         let err = SqueezeNetWeights::from_named(named).unwrap_err();
@@ -213,10 +208,8 @@ mod tests {
     #[test]
     fn another_model_is_refused() {
         // A file with only a classifier: a model that is not SqueezeNet.
-        let named = vec![(
-            "classifier.1.weight".to_string(),
-            RawTensor { shape: vec![10, 512, 1, 1], data: vec![0.0; 5120] },
-        )];
+        let named =
+            vec![("classifier.1.weight".to_string(), RawTensor { shape: vec![10, 512, 1, 1], data: vec![0.0; 5120] })];
         let bytes = weights_to_safetensors_raw(&named);
         let err = load_weights(&bytes).unwrap_err();
         assert_eq!(err, WeightsError::MissingTensor { name: "features.0.weight".into() });
@@ -229,8 +222,7 @@ mod tests {
     #[test]
     fn fine_tuned_class_count_round_trips_through_safetensors() {
         let (weights, _) = load_weights(&fixture("squeezenet1_1_random.safetensors")).unwrap();
-        let mut named: Vec<(String, RawTensor)> =
-            weights.iter().map(|(k, t)| (k.to_string(), t.clone())).collect();
+        let mut named: Vec<(String, RawTensor)> = weights.iter().map(|(k, t)| (k.to_string(), t.clone())).collect();
         for (k, t) in named.iter_mut() {
             if k == "classifier.1.weight" {
                 *t = RawTensor { shape: vec![3, 512, 1, 1], data: (0..1536).map(|i| i as f32).collect() };

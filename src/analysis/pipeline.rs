@@ -1,0 +1,412 @@
+//! The analysis as one stepped job (workflow steps 5–8): activations of the validation images
+//! with their predictions, then one t-SNE map per layer, each scored. The caller (CLI, page)
+//! calls [`Analyzer::step`] until it returns [`AnalysisStep::Finished`], and may pause,
+//! yield to the browser, draw the map under way, or stop between any two steps.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use burn::prelude::*;
+
+use super::activations::{ActivationError, ActivationJob, ActivationOutput, LayerMatrix, MatrixBudget};
+use super::confusion::ConfusionMatrix;
+use super::predictions::ImagePrediction;
+use super::quality::{MapQuality, map_quality};
+use super::sketch::{DEFAULT_SKETCH_NONZEROS, DEFAULT_SKETCH_WIDTH, SketchInfo};
+use crate::backend::{BackendError, GpuFailure};
+use crate::data::dataset::DataSet;
+use crate::embed::device_exact::DeviceTsneError;
+use crate::embed::device_pca::device_pca;
+use crate::embed::preprocess::pca;
+use crate::embed::preset::TsnePreset;
+use crate::embed::runner::{Runner, start};
+use crate::embed::{Method, TsneConfig};
+use crate::model::inference::DEFAULT_CHUNK;
+use crate::model::layers::Layer;
+use crate::model::squeezenet::SqueezeNet;
+
+/// The workflow's three layers: the first max pool, the last convolution, the softmax.
+pub const DEFAULT_LAYERS: [Layer; 3] = [Layer::Pool1, Layer::Conv10, Layer::Prob];
+
+/// A layer is kept exactly while its N × M floats take at most this (pool1 for the
+/// workflow's 341 validation images is 274 MB); wider ones are sketched.
+pub const DEFAULT_MAX_EXACT_BYTES: usize = 384 << 20;
+
+/// Every setting of an analysis.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnalysisConfig {
+    /// Layers to map, in the order shown (workflow: pool1, conv10, prob; any tap may be added).
+    pub layers: Vec<Layer>,
+    /// t-SNE settings for every map, one seed for all (MATLAB's preset by default). The
+    /// perplexity is lowered for small validation sets ([`TsneConfig::fitted_to`]).
+    pub tsne: TsneConfig,
+    /// Images per forward pass (and per step).
+    pub chunk: usize,
+    /// When and how wide layers are sketched.
+    pub budget: MatrixBudget,
+}
+
+impl AnalysisConfig {
+    /// The workflow's analysis of `n` validation images with `preset`'s t-SNE and `seed`.
+    pub fn new(preset: TsnePreset, n: usize, seed: u64) -> Self {
+        Self {
+            layers: DEFAULT_LAYERS.to_vec(),
+            tsne: TsneConfig { seed, ..preset.config(n) },
+            chunk: DEFAULT_CHUNK,
+            budget: MatrixBudget {
+                max_exact_bytes: DEFAULT_MAX_EXACT_BYTES,
+                sketch_width: DEFAULT_SKETCH_WIDTH,
+                sketch_nonzeros: DEFAULT_SKETCH_NONZEROS,
+                seed,
+            },
+        }
+    }
+}
+
+/// One layer's map.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LayerMap {
+    pub layer: Layer,
+    /// One image's output shape in the network (`[C, H, W]` or `[K]`).
+    pub per_image_shape: Vec<usize>,
+    /// M: values per image in the network.
+    pub width: usize,
+    /// Set when the map was made from a sketch of the rows (see `sketch.rs`).
+    pub sketch: Option<SketchInfo>,
+    /// N×2, the optimiser's coordinates, one row per validation image.
+    pub coords: Vec<f32>,
+    /// Final KL(P‖Q) (Barnes-Hut: its estimate).
+    pub kl: f64,
+    pub method: Method,
+    /// Trustworthiness and 5-NN accuracy of the true classes (`None` for tiny sets).
+    pub quality: Option<MapQuality>,
+    /// The t-SNE settings used (after fitting to N).
+    pub tsne: TsneConfig,
+    /// Anything the user should know about how this map was made.
+    pub notes: Vec<String>,
+}
+
+/// The finished analysis: everything the Explore view and the exports show.
+#[derive(Debug, Clone)]
+pub struct Analysis {
+    /// The data set's classes (true classes).
+    pub classes: Vec<String>,
+    /// The network's classes (= `classes` when it was fine-tuned on this data set).
+    pub network_classes: Vec<String>,
+    /// Whether predictions are in the data set's classes (a fine-tuned network), so that
+    /// "misclassified" and accuracy mean something.
+    pub same_classes: bool,
+    /// Data set file names, by image index (for exports and tooltips).
+    pub files: Vec<String>,
+    /// One per validation image, in validation order.
+    pub predictions: Vec<ImagePrediction>,
+    /// Class probabilities per validation image.
+    pub probabilities: Vec<Vec<f32>>,
+    /// Per validation image, the class activation maps of its two likeliest classes.
+    pub class_maps: Vec<Vec<f32>>,
+    pub class_map_side: usize,
+    pub maps: Vec<LayerMap>,
+}
+
+impl Analysis {
+    /// Rows: true classes; columns: the network's classes.
+    pub fn confusion(&self) -> ConfusionMatrix {
+        let truth: Vec<usize> = self.predictions.iter().map(|p| p.truth).collect();
+        let predicted: Vec<usize> = self.predictions.iter().map(|p| p.predicted).collect();
+        ConfusionMatrix::rectangular(self.classes.len(), self.network_classes.len(), &truth, &predicted)
+    }
+
+    /// Fraction classified correctly (`None` when the network's classes are not the data
+    /// set's).
+    pub fn accuracy(&self) -> Option<f64> {
+        self.same_classes.then(|| self.confusion().accuracy())
+    }
+
+    /// One image's class activation map (0: likeliest class, 1: second), side × side.
+    pub fn class_map(&self, position: usize, rank: usize) -> &[f32] {
+        let plane = self.class_map_side * self.class_map_side;
+        &self.class_maps[position][rank * plane..(rank + 1) * plane]
+    }
+}
+
+/// Errors of an analysis.
+#[derive(Debug, thiserror::Error)]
+pub enum AnalysisError {
+    #[error("there are no validation images to analyse")]
+    NoImages,
+    #[error("no layers chosen to map")]
+    NoLayers,
+    #[error(transparent)]
+    Activations(#[from] ActivationError),
+    #[error("t-SNE of {layer}: {source}")]
+    Tsne { layer: Layer, source: DeviceTsneError },
+}
+
+impl AnalysisError {
+    /// The GPU failure behind this error, if it is one.
+    pub fn gpu_failure(&self) -> Option<&GpuFailure> {
+        match self {
+            AnalysisError::Activations(ActivationError::Backend(BackendError::GpuFailed(f)))
+            | AnalysisError::Tsne { source: DeviceTsneError::Backend(BackendError::GpuFailed(f)), .. } => Some(f),
+            _ => None,
+        }
+    }
+}
+
+/// What one [`Analyzer::step`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AnalysisStep {
+    /// A chunk of images went through the network.
+    Activations { done: usize, total: usize },
+    /// A layer's t-SNE was prepared (PCA, affinities, initial map).
+    MapStarted { index: usize, layer: Layer, method: Method },
+    /// One t-SNE iteration of map `index`; `kl` on report iterations.
+    Iteration { index: usize, iteration: usize, iterations: usize, kl: Option<f64> },
+    /// Map `index` is done and scored.
+    MapFinished { index: usize },
+    /// Everything is done: take the result with [`Analyzer::finish`].
+    Finished,
+}
+
+enum Stage {
+    Activations(ActivationJob),
+    NextMap,
+    Mapping(Box<Mapping>),
+    Done,
+}
+
+struct Mapping {
+    matrix_info: LayerMatrix,
+    runner: Runner,
+    method: Method,
+    tsne: TsneConfig,
+    /// The rows the map is scored against (exact distances of the layer's rows, or sketch).
+    rows: Vec<f32>,
+    columns: usize,
+    notes: Vec<String>,
+}
+
+/// The analysis, one step at a time.
+pub struct Analyzer {
+    data: Arc<DataSet>,
+    images: Vec<usize>,
+    network_classes: Vec<String>,
+    same_classes: bool,
+    config: AnalysisConfig,
+    device: Device,
+    stage: Stage,
+    pending: VecDeque<LayerMatrix>,
+    activations: Option<ActivationOutput>,
+    predictions: Vec<ImagePrediction>,
+    maps: Vec<LayerMap>,
+}
+
+impl Analyzer {
+    /// An analysis of `images` (data set indices, usually the validation split) with `net`
+    /// on `device`. `network_classes` names the network's outputs; when they are the data
+    /// set's classes (a network fine-tuned on it) predictions count as right or wrong.
+    pub fn new(
+        data: Arc<DataSet>,
+        images: Vec<usize>,
+        net: SqueezeNet,
+        network_classes: Vec<String>,
+        device: Device,
+        config: AnalysisConfig,
+    ) -> Result<Self, AnalysisError> {
+        if images.is_empty() {
+            return Err(AnalysisError::NoImages);
+        }
+        if config.layers.is_empty() {
+            return Err(AnalysisError::NoLayers);
+        }
+        let same_classes = network_classes == data.classes;
+        let job = ActivationJob::new(net, images.clone(), config.layers.clone(), config.chunk, config.budget);
+        Ok(Self {
+            data,
+            images,
+            network_classes,
+            same_classes,
+            config,
+            device,
+            stage: Stage::Activations(job),
+            pending: VecDeque::new(),
+            activations: None,
+            predictions: Vec::new(),
+            maps: Vec::new(),
+        })
+    }
+
+    /// The configuration (layers, t-SNE, chunking).
+    pub fn config(&self) -> &AnalysisConfig {
+        &self.config
+    }
+
+    /// The network's class names.
+    pub fn network_classes(&self) -> &[String] {
+        &self.network_classes
+    }
+
+    /// Images analysed.
+    pub fn images(&self) -> &[usize] {
+        &self.images
+    }
+
+    /// The predictions, once the activations are done (empty before).
+    pub fn predictions(&self) -> &[ImagePrediction] {
+        &self.predictions
+    }
+
+    /// Per image, the class activation maps of its two likeliest classes, and their side,
+    /// once the activations are done.
+    pub fn class_maps(&self) -> Option<(&[Vec<f32>], usize)> {
+        self.activations.as_ref().map(|a| (&a.class_maps[..], a.class_map_side))
+    }
+
+    /// Maps finished so far.
+    pub fn maps(&self) -> &[LayerMap] {
+        &self.maps
+    }
+
+    /// The map under way: its index and current coordinates (for drawing it live).
+    pub fn live_map(&self) -> Option<(usize, Vec<f32>)> {
+        match &self.stage {
+            Stage::Mapping(m) => Some((self.maps.len(), m.runner.embedding())),
+            _ => None,
+        }
+    }
+
+    pub fn is_finished(&self) -> bool {
+        matches!(self.stage, Stage::Done)
+    }
+
+    /// Does the next piece of work.
+    pub async fn step(&mut self) -> Result<AnalysisStep, AnalysisError> {
+        match &mut self.stage {
+            Stage::Activations(job) => {
+                job.step(&self.device, &self.data).await?;
+                let (done, total) = job.progress();
+                if job.is_done() {
+                    let Stage::Activations(job) = std::mem::replace(&mut self.stage, Stage::NextMap) else {
+                        unreachable!()
+                    };
+                    let mut output = job.finish();
+                    self.predictions = self
+                        .images
+                        .iter()
+                        .zip(&output.probabilities)
+                        .map(|(&i, p)| ImagePrediction::new(i, self.data.images[i].class, p))
+                        .collect();
+                    self.pending = std::mem::take(&mut output.matrices).into();
+                    self.activations = Some(output);
+                }
+                Ok(AnalysisStep::Activations { done, total })
+            }
+            Stage::NextMap => {
+                let Some(matrix) = self.pending.pop_front() else {
+                    self.stage = Stage::Done;
+                    return Ok(AnalysisStep::Finished);
+                };
+                let index = self.maps.len();
+                let layer = matrix.layer;
+                let mapping = self.start_map(matrix).await.map_err(|source| AnalysisError::Tsne { layer, source })?;
+                let method = mapping.method;
+                self.stage = Stage::Mapping(Box::new(mapping));
+                Ok(AnalysisStep::MapStarted { index, layer, method })
+            }
+            Stage::Mapping(mapping) => {
+                let index = self.maps.len();
+                let layer = mapping.matrix_info.layer;
+                let report = mapping.runner.step().await.map_err(|source| AnalysisError::Tsne { layer, source })?;
+                if !report.finished {
+                    return Ok(AnalysisStep::Iteration {
+                        index,
+                        iteration: report.iteration,
+                        iterations: mapping.tsne.n_iter,
+                        kl: report.kl,
+                    });
+                }
+                let Stage::Mapping(mapping) = std::mem::replace(&mut self.stage, Stage::NextMap) else {
+                    unreachable!()
+                };
+                let coords = mapping.runner.embedding();
+                let labels: Vec<usize> = self.predictions.iter().map(|p| p.truth).collect();
+                let quality = map_quality(&mapping.rows, mapping.columns, &coords, &labels);
+                let info = mapping.matrix_info;
+                self.maps.push(LayerMap {
+                    layer: info.layer,
+                    per_image_shape: info.per_image_shape,
+                    width: info.width,
+                    sketch: info.sketch,
+                    coords,
+                    kl: report.kl.unwrap_or(f64::NAN),
+                    method: mapping.method,
+                    quality,
+                    tsne: mapping.tsne,
+                    notes: mapping.notes,
+                });
+                Ok(AnalysisStep::MapFinished { index })
+            }
+            Stage::Done => Ok(AnalysisStep::Finished),
+        }
+    }
+
+    /// Where PCA and the exact method's forces run: on a GPU device, the device; on the CPU,
+    /// the f64 CPU code (more precise than the CPU tensor backend, and as fast).
+    fn tsne_device(&self) -> Option<&Device> {
+        (!crate::backend::is_cpu(&self.device)).then_some(&self.device)
+    }
+
+    /// Reduces a wide matrix without changing its distances, fits the t-SNE settings to N
+    /// and prepares the optimiser.
+    async fn start_map(&self, matrix: LayerMatrix) -> Result<Mapping, DeviceTsneError> {
+        let n = matrix.rows();
+        let m = matrix.columns();
+        let mut notes = Vec::new();
+        if let Some(sketch) = matrix.sketch {
+            notes.push(format!(
+                "made from a {}-column sparse random projection of the {} values per image (too large to keep for {n} images)",
+                sketch.width, matrix.width
+            ));
+        }
+        // N points span at most N − 1 dimensions: projecting rows wider than N onto all their
+        // principal axes is a rotation, so every distance (and with it P and the map) stays
+        // as it was, while the matrix shrinks from N × M to N × N.
+        let (rows, columns) = if m > n {
+            let scores = match self.tsne_device() {
+                None => pca(&matrix.values, n, m, n),
+                Some(device) => device_pca(&matrix.values, n, m, n, device).await?,
+            };
+            let d = scores.len() / n;
+            (scores.into_iter().map(|v| v as f32).collect::<Vec<f32>>(), d)
+        } else {
+            (matrix.values.clone(), m)
+        };
+        let (tsne, note) = self.config.tsne.fitted_to(n);
+        notes.extend(note);
+        let started = start(&rows, n, columns, &tsne, self.tsne_device()).await?;
+        let matrix_info = LayerMatrix { values: Vec::new(), ..matrix };
+        Ok(Mapping { matrix_info, runner: started.runner, method: started.method, tsne, rows, columns, notes })
+    }
+
+    /// The finished analysis (call after [`AnalysisStep::Finished`]; maps finished so far
+    /// otherwise).
+    pub fn finish(self) -> Analysis {
+        let output = self.activations.unwrap_or(ActivationOutput {
+            matrices: Vec::new(),
+            probabilities: Vec::new(),
+            class_maps: Vec::new(),
+            class_map_side: 0,
+        });
+        Analysis {
+            classes: self.data.classes.clone(),
+            network_classes: self.network_classes,
+            same_classes: self.same_classes,
+            files: self.data.images.iter().map(|i| i.path.clone()).collect(),
+            predictions: self.predictions,
+            probabilities: output.probabilities,
+            class_maps: output.class_maps,
+            class_map_side: output.class_map_side,
+            maps: self.maps,
+        }
+    }
+}

@@ -1,0 +1,90 @@
+//! The named starting points for t-SNE settings, shared by the CLI (`--preset`) and the page's
+//! menus, and the one rule that adapts a configuration to a small data set.
+
+use std::fmt;
+use std::str::FromStr;
+
+use super::TsneConfig;
+
+/// A named set of defaults ([`TsneConfig::opentsne`], [`TsneConfig::matlab`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+pub enum TsnePreset {
+    /// openTSNE's defaults (the `tsne` command's default).
+    #[default]
+    OpenTsne,
+    /// MATLAB's `tsne` defaults (the reference workflow's, and the analysis's default).
+    Matlab,
+}
+
+impl TsnePreset {
+    /// The configuration for `n` points (openTSNE's learning rate depends on N).
+    pub fn config(self, n: usize) -> TsneConfig {
+        match self {
+            TsnePreset::OpenTsne => TsneConfig::opentsne(n),
+            TsnePreset::Matlab => TsneConfig::matlab(),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            TsnePreset::OpenTsne => "opentsne",
+            TsnePreset::Matlab => "matlab",
+        }
+    }
+}
+
+impl fmt::Display for TsnePreset {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for TsnePreset {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "opentsne" => Ok(TsnePreset::OpenTsne),
+            "matlab" => Ok(TsnePreset::Matlab),
+            other => Err(format!("unknown t-SNE preset `{other}`; use `matlab` or `opentsne`")),
+        }
+    }
+}
+
+impl TsneConfig {
+    /// The configuration with its perplexity lowered to what `n` points allow (⌊(N − 1)/3⌋,
+    /// at least 1), and a sentence saying so when it was. MATLAB refuses such a data set; a
+    /// validation split of a few dozen images is common in a first try, and a map with a
+    /// smaller neighbourhood is more useful than an error.
+    pub fn fitted_to(&self, n: usize) -> (TsneConfig, Option<String>) {
+        if n >= self.min_points() {
+            return (self.clone(), None);
+        }
+        let perplexity = (((n as f64 - 1.0) / 3.0).floor()).max(1.0);
+        let note = format!(
+            "perplexity lowered from {} to {perplexity} for {n} points (it needs at least 3 × perplexity + 1)",
+            self.perplexity
+        );
+        (TsneConfig { perplexity, ..self.clone() }, Some(note))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_small_sets_get_a_smaller_perplexity() {
+        for preset in [TsnePreset::OpenTsne, TsnePreset::Matlab] {
+            assert_eq!(preset.name().parse::<TsnePreset>(), Ok(preset));
+        }
+        assert!("tsne".parse::<TsnePreset>().unwrap_err().contains("matlab"));
+        let (config, note) = TsnePreset::Matlab.config(31).fitted_to(31);
+        assert_eq!(config.perplexity, 10.0);
+        assert!(note.unwrap().contains("from 30 to 10"));
+        assert_eq!(config.min_points(), 31);
+        let (same, none) = TsnePreset::Matlab.config(91).fitted_to(91);
+        assert_eq!(same.perplexity, 30.0);
+        assert!(none.is_none());
+    }
+}

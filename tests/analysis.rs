@@ -1,0 +1,155 @@
+//! The analysis stage natively: activations in chunks equal one pass, the wide-layer reduction
+//! keeps distances, and a whole analysis of a small digit set gives consistent predictions,
+//! maps and scores.
+
+mod common;
+
+use std::sync::Arc;
+
+use futures_lite::future::block_on;
+use layerlens::analysis::activations::{ActivationJob, MatrixBudget};
+use layerlens::analysis::{AnalysisConfig, AnalysisStep, Analyzer};
+use layerlens::backend::cpu_device;
+use layerlens::data::dataset::DataSet;
+use layerlens::data::image_input::image_file_to_input;
+use layerlens::data::sources::load_path;
+use layerlens::embed::preprocess::pca;
+use layerlens::embed::preset::TsnePreset;
+use layerlens::model::inference::layer_activations;
+use layerlens::model::layers::Layer;
+use layerlens::model::squeezenet::SqueezeNet;
+use layerlens::model::weights::load_weights;
+
+use common::{fixture, fixture_bytes, max_abs_diff};
+
+fn network() -> SqueezeNet {
+    let (weights, _) = load_weights(&fixture_bytes("squeezenet/squeezenet1_1_random.safetensors")).unwrap();
+    SqueezeNet::from_weights(&weights, &cpu_device())
+}
+
+fn digits() -> Arc<DataSet> {
+    Arc::new(load_path(&fixture("digits3")).unwrap())
+}
+
+const EXACT: MatrixBudget = MatrixBudget { max_exact_bytes: usize::MAX, sketch_width: 64, sketch_nonzeros: 4, seed: 0 };
+
+#[test]
+fn activations_in_chunks_equal_one_pass() {
+    let data = digits();
+    let images: Vec<usize> = (0..data.images.len()).step_by(9).collect(); // 10 images, all classes
+    let layers = vec![Layer::Pool1, Layer::Conv10, Layer::Prob];
+    let device = cpu_device();
+    let mut job = ActivationJob::new(network(), images.clone(), layers.clone(), 3, EXACT);
+    let mut steps = 0;
+    while !job.is_done() {
+        block_on(job.step(&device, &data)).unwrap();
+        steps += 1;
+        assert_eq!(job.progress(), ((3 * steps).min(10), 10), "progress after each chunk");
+    }
+    assert_eq!(steps, 4);
+    let chunked = job.finish();
+    let inputs: Vec<Vec<f32>> = images.iter().map(|&i| image_file_to_input(&data.images[i].bytes).unwrap()).collect();
+    let refs: Vec<&[f32]> = inputs.iter().map(Vec::as_slice).collect();
+    let whole = block_on(layer_activations(&network(), &device, &refs, &layers, 10, &mut |_, _| {
+        std::ops::ControlFlow::Continue(())
+    }))
+    .unwrap();
+    for (matrix, reference) in chunked.matrices.iter().zip(&whole) {
+        assert_eq!(matrix.layer, reference.layer);
+        assert_eq!(matrix.rows(), 10);
+        assert_eq!(matrix.columns(), reference.row_len());
+        let diff = max_abs_diff(&matrix.values, &reference.values);
+        assert!(diff <= 1e-6, "{}: chunked vs one pass differ by {diff}", matrix.layer);
+    }
+    assert_eq!(chunked.matrices[0].width, 64 * 56 * 56);
+    // Probabilities and the two class maps per image come from the same pass.
+    let prob = &whole[2];
+    for (i, p) in chunked.probabilities.iter().enumerate() {
+        assert!(max_abs_diff(p, prob.row(i)) <= 1e-6);
+    }
+    let conv10 = &whole[1];
+    let plane = 14 * 14;
+    assert_eq!(chunked.class_map_side, 14);
+    let top = layerlens::analysis::predictions::top_two(&chunked.probabilities[4])[0].0;
+    assert_eq!(&chunked.class_maps[4][..plane], &conv10.row(4)[top * plane..(top + 1) * plane]);
+}
+
+#[test]
+fn layers_over_the_budget_are_sketched_as_they_arrive() {
+    let data = digits();
+    let images: Vec<usize> = (0..6).collect();
+    let budget = MatrixBudget { max_exact_bytes: 6 * 1000 * 4, sketch_width: 256, sketch_nonzeros: 8, seed: 3 };
+    let mut job = ActivationJob::new(network(), images, vec![Layer::Pool1, Layer::Prob], 4, budget);
+    while !job.is_done() {
+        block_on(job.step(&cpu_device(), &data)).unwrap();
+    }
+    let out = job.finish();
+    assert_eq!(out.matrices[0].sketch.map(|s| s.width), Some(256));
+    assert_eq!(out.matrices[0].values.len(), 6 * 256, "pool1 kept as a 256-column sketch");
+    assert!(out.matrices[1].sketch.is_none(), "prob (1,000 values) fits");
+    assert_eq!(out.matrices[1].values.len(), 6 * 1000);
+}
+
+#[test]
+fn projecting_wide_rows_on_all_their_axes_keeps_every_distance() {
+    // 12 rows of 5,000 values: the N×N scores the analysis maps instead of the rows.
+    let (n, m) = (12, 5_000);
+    let rows: Vec<f32> = (0..n * m).map(|k| ((k * 7919) % 1013) as f32 / 1013.0 * ((k % 5) as f32)).collect();
+    let scores = pca(&rows, n, m, n);
+    let d = scores.len() / n;
+    assert_eq!(d, n);
+    for i in 0..n {
+        for j in 0..i {
+            let original: f64 = (0..m).map(|c| f64::from(rows[i * m + c] - rows[j * m + c]).powi(2)).sum();
+            let reduced: f64 = (0..d).map(|c| (scores[i * d + c] - scores[j * d + c]).powi(2)).sum();
+            assert!((reduced / original - 1.0).abs() < 1e-7, "pair ({i}, {j}): {reduced} vs {original}");
+        }
+    }
+}
+
+#[test]
+fn a_whole_analysis_of_a_small_set() {
+    let data = digits();
+    let images: Vec<usize> = (0..data.images.len()).step_by(2).collect(); // 45 images
+    let n = images.len();
+    let mut config = AnalysisConfig::new(TsnePreset::Matlab, n, 7);
+    config.tsne.n_iter = 300;
+    let names: Vec<String> = (0..1000).map(|c| format!("imagenet {c}")).collect();
+    let mut analyzer = Analyzer::new(data.clone(), images.clone(), network(), names, cpu_device(), config).unwrap();
+    let (mut chunks, mut started, mut finished, mut iterations) = (0, 0, 0, 0);
+    loop {
+        match block_on(analyzer.step()).unwrap() {
+            AnalysisStep::Activations { .. } => chunks += 1,
+            AnalysisStep::MapStarted { .. } => started += 1,
+            AnalysisStep::Iteration { .. } => iterations += 1,
+            AnalysisStep::MapFinished { .. } => finished += 1,
+            AnalysisStep::Finished => break,
+        }
+        if started > finished {
+            assert_eq!(analyzer.live_map().unwrap().1.len(), 2 * n, "the map under way can be drawn");
+        }
+    }
+    assert_eq!((chunks, started, finished), (3, 3, 3), "45 images in chunks of 16, three maps");
+    assert!(iterations >= 3 * 299);
+    let analysis = analyzer.finish();
+    assert!(!analysis.same_classes, "the ImageNet head was not fine-tuned on digits");
+    assert_eq!(analysis.accuracy(), None);
+    assert_eq!(analysis.predictions.len(), n);
+    for (p, &i) in analysis.predictions.iter().zip(&images) {
+        assert_eq!(p.image, i);
+        assert_eq!(p.truth, data.images[i].class);
+        assert!((0.0..=1.0).contains(&p.ambiguity));
+    }
+    assert_eq!(analysis.confusion().total(), n);
+    let widths: Vec<usize> = analysis.maps.iter().map(|m| m.width).collect();
+    assert_eq!(widths, [200_704, 196_000, 1000]);
+    for map in &analysis.maps {
+        assert_eq!(map.coords.len(), 2 * n);
+        assert!(map.coords.iter().all(|v| v.is_finite()));
+        assert!(map.notes.iter().any(|note| note.contains("perplexity lowered from 30 to 14")), "{:?}", map.notes);
+        let q = map.quality.expect("45 points are scored");
+        assert!((0.0..=1.0).contains(&q.trustworthiness) && (0.0..=1.0).contains(&q.knn_accuracy));
+        assert_eq!(q.points, n);
+    }
+    assert_eq!(analysis.class_map(0, 1).len(), 196);
+}
