@@ -116,10 +116,11 @@ fn a_whole_analysis_of_a_small_set() {
     config.tsne.n_iter = 300;
     let names: Vec<String> = (0..1000).map(|c| format!("imagenet {c}")).collect();
     let mut analyzer = Analyzer::new(data.clone(), images.clone(), network(), names, cpu_device(), config).unwrap();
-    let (mut chunks, mut started, mut finished, mut iterations) = (0, 0, 0, 0);
+    let (mut chunks, mut reducing, mut started, mut finished, mut iterations) = (0, 0, 0, 0, 0);
     loop {
         match block_on(analyzer.step()).unwrap() {
             AnalysisStep::Activations { .. } => chunks += 1,
+            AnalysisStep::Reducing { .. } => reducing += 1,
             AnalysisStep::MapStarted { .. } => started += 1,
             AnalysisStep::Iteration { .. } => iterations += 1,
             AnalysisStep::MapFinished { .. } => finished += 1,
@@ -131,6 +132,8 @@ fn a_whole_analysis_of_a_small_set() {
     }
     assert_eq!((chunks, started, finished), (3, 3, 3), "45 images in chunks of 16, three maps");
     assert!(iterations >= 3 * 299);
+    // pool1 (200,704 columns) and conv10 (196,000) are wider than N and rotated in blocks.
+    assert!(reducing >= 200_704 / 512 + 196_000 / 512, "{reducing} reduction steps");
     let analysis = analyzer.finish();
     assert!(!analysis.same_classes, "the ImageNet head was not fine-tuned on digits");
     assert_eq!(analysis.accuracy(), None);

@@ -17,7 +17,7 @@ use crate::backend::{BackendError, GpuFailure};
 use crate::data::dataset::DataSet;
 use crate::embed::device_exact::DeviceTsneError;
 use crate::embed::device_pca::device_pca;
-use crate::embed::preprocess::pca;
+use crate::embed::preprocess::{GramAccumulator, scores_from_gram};
 use crate::embed::preset::TsnePreset;
 use crate::embed::runner::{Runner, start};
 use crate::embed::{Method, TsneConfig};
@@ -158,6 +158,8 @@ impl AnalysisError {
 pub enum AnalysisStep {
     /// A chunk of images went through the network.
     Activations { done: usize, total: usize },
+    /// Columns of a wide layer folded into its Gram matrix so far (CPU only).
+    Reducing { index: usize, layer: Layer, done: usize, total: usize },
     /// A layer's t-SNE was prepared (PCA, affinities, initial map).
     MapStarted { index: usize, layer: Layer, method: Method },
     /// One t-SNE iteration of map `index`; `kl` on report iterations.
@@ -171,6 +173,9 @@ pub enum AnalysisStep {
 enum Stage {
     Activations(ActivationJob),
     NextMap,
+    /// A layer wider than N being rotated onto its principal axes on the CPU, a block of
+    /// columns per step (the Gram matrix of pool1 is seconds of work).
+    Reducing(Box<(LayerMatrix, GramAccumulator)>),
     Mapping(Box<Mapping>),
     Done,
 }
@@ -308,10 +313,43 @@ impl Analyzer {
                 };
                 let index = self.maps.len();
                 let layer = matrix.layer;
-                let mapping = self.start_map(matrix).await.map_err(|source| AnalysisError::Tsne { layer, source })?;
-                let method = mapping.method;
-                self.stage = Stage::Mapping(Box::new(mapping));
-                Ok(AnalysisStep::MapStarted { index, layer, method })
+                let (n, m) = (matrix.rows(), matrix.columns());
+                // N points span at most N − 1 dimensions: projecting rows wider than N onto
+                // all their principal axes is a rotation, so every distance (and with it P and
+                // the map) stays as it was, while the matrix shrinks from N × M to N × N.
+                if m > n {
+                    match self.tsne_device().cloned() {
+                        None => {
+                            let gram = GramAccumulator::new(&matrix.values, n, m);
+                            self.stage = Stage::Reducing(Box::new((matrix, gram)));
+                            return Ok(AnalysisStep::Reducing { index, layer, done: 0, total: m });
+                        }
+                        Some(device) => {
+                            let scores = device_pca(&matrix.values, n, m, n, &device)
+                                .await
+                                .map_err(|e| AnalysisError::Tsne { layer, source: e.into() })?;
+                            return self.start_map(matrix, scores).await;
+                        }
+                    }
+                }
+                let rows = matrix.values.clone();
+                self.start_map_with(matrix, rows, m).await
+            }
+            Stage::Reducing(reducing) => {
+                let (matrix, gram) = &mut **reducing;
+                gram.add_columns(&matrix.values, matrix.columns());
+                let (done, total) = gram.progress();
+                let (index, layer) = (self.maps.len(), matrix.layer);
+                if !gram.is_done() {
+                    return Ok(AnalysisStep::Reducing { index, layer, done, total });
+                }
+                let Stage::Reducing(reducing) = std::mem::replace(&mut self.stage, Stage::NextMap) else {
+                    unreachable!()
+                };
+                let (matrix, gram) = *reducing;
+                let (n, m) = (matrix.rows(), matrix.columns());
+                let scores = scores_from_gram(&gram.finish(), n, m, n);
+                self.start_map(matrix, scores).await
             }
             Stage::Mapping(mapping) => {
                 let index = self.maps.len();
@@ -356,11 +394,22 @@ impl Analyzer {
         (!crate::backend::is_cpu(&self.device)).then_some(&self.device)
     }
 
-    /// Reduces a wide matrix without changing its distances, fits the t-SNE settings to N
-    /// and prepares the optimiser.
-    async fn start_map(&self, matrix: LayerMatrix) -> Result<Mapping, DeviceTsneError> {
-        let n = matrix.rows();
-        let m = matrix.columns();
+    /// Starts the t-SNE of a layer from its principal-component scores (N×d, f64).
+    async fn start_map(&mut self, matrix: LayerMatrix, scores: Vec<f64>) -> Result<AnalysisStep, AnalysisError> {
+        let d = scores.len() / matrix.rows().max(1);
+        let rows: Vec<f32> = scores.into_iter().map(|v| v as f32).collect();
+        self.start_map_with(matrix, rows, d).await
+    }
+
+    /// Fits the t-SNE settings to N, prepares the optimiser (affinities, initial map) for
+    /// `rows` (N × `columns`, the layer's rows or their rotation) and moves to mapping.
+    async fn start_map_with(
+        &mut self,
+        matrix: LayerMatrix,
+        rows: Vec<f32>,
+        columns: usize,
+    ) -> Result<AnalysisStep, AnalysisError> {
+        let (n, layer, index) = (matrix.rows(), matrix.layer, self.maps.len());
         let mut notes = Vec::new();
         if let Some(sketch) = matrix.sketch {
             notes.push(format!(
@@ -368,24 +417,23 @@ impl Analyzer {
                 sketch.width, matrix.width
             ));
         }
-        // N points span at most N − 1 dimensions: projecting rows wider than N onto all their
-        // principal axes is a rotation, so every distance (and with it P and the map) stays
-        // as it was, while the matrix shrinks from N × M to N × N.
-        let (rows, columns) = if m > n {
-            let scores = match self.tsne_device() {
-                None => pca(&matrix.values, n, m, n),
-                Some(device) => device_pca(&matrix.values, n, m, n, device).await?,
-            };
-            let d = scores.len() / n;
-            (scores.into_iter().map(|v| v as f32).collect::<Vec<f32>>(), d)
-        } else {
-            (matrix.values.clone(), m)
-        };
         let (tsne, note) = self.config.tsne.fitted_to(n);
         notes.extend(note);
-        let started = start(&rows, n, columns, &tsne, self.tsne_device()).await?;
+        let started = start(&rows, n, columns, &tsne, self.tsne_device())
+            .await
+            .map_err(|source| AnalysisError::Tsne { layer, source })?;
+        let method = started.method;
         let matrix_info = LayerMatrix { values: Vec::new(), ..matrix };
-        Ok(Mapping { matrix_info, runner: started.runner, method: started.method, tsne, rows, columns, notes })
+        self.stage = Stage::Mapping(Box::new(Mapping {
+            matrix_info,
+            runner: started.runner,
+            method,
+            tsne,
+            rows,
+            columns,
+            notes,
+        }));
+        Ok(AnalysisStep::MapStarted { index, layer, method })
     }
 
     /// The finished analysis (call after [`AnalysisStep::Finished`]; maps finished so far

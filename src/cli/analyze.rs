@@ -50,6 +50,11 @@ pub fn run(args: AnalyzeArgs) -> Result<(), String> {
     let n = split.validation.len();
     let mut config = AnalysisConfig::new(args.preset, n, args.seed);
     config.layers = layers;
+    if let Some(iterations) = args.iterations {
+        config.tsne.n_iter = iterations;
+    }
+    config.budget.max_exact_bytes = args.max_exact_mib << 20;
+    config.budget.sketch_width = args.sketch_width;
     let data = Arc::new(data);
     let same = names == data.classes;
     eprintln!(
@@ -65,6 +70,11 @@ pub fn run(args: AnalyzeArgs) -> Result<(), String> {
         match block_on(analyzer.step()).map_err(|e| e.to_string())? {
             AnalysisStep::Activations { done, total } => {
                 eprintln!("activations: {done}/{total} images")
+            }
+            AnalysisStep::Reducing { layer, done, total, .. } => {
+                if done == 0 || done == total {
+                    eprintln!("{layer}: rotating {total} columns onto the principal axes ({done}/{total})");
+                }
             }
             AnalysisStep::MapStarted { layer, method, .. } => {
                 eprintln!("t-SNE of {layer} ({method:?})…")

@@ -150,6 +150,16 @@ struct AnalyzeArgs {
     /// t-SNE defaults: MATLAB's (the workflow's) or openTSNE's.
     #[arg(long, default_value = "matlab", value_parser = parse_preset)]
     preset: crate::embed::preset::TsnePreset,
+    /// Total t-SNE iterations per map.
+    #[arg(long, value_parser = parse_positive)]
+    iterations: Option<usize>,
+    /// Keep a layer's rows exactly while they take at most this many MiB (N × M × 4 bytes);
+    /// wider layers are reduced by a sparse random projection as each chunk arrives.
+    #[arg(long, value_name = "MiB", default_value_t = crate::analysis::pipeline::DEFAULT_MAX_EXACT_BYTES >> 20)]
+    max_exact_mib: usize,
+    /// Columns of that projection.
+    #[arg(long, value_name = "N", default_value_t = crate::analysis::sketch::DEFAULT_SKETCH_WIDTH, value_parser = parse_positive)]
+    sketch_width: usize,
     /// Folder for map-<layer>.csv, ambiguity.csv, confusion.csv and predictions.json.
     #[arg(long, value_name = "DIR")]
     out: PathBuf,

@@ -179,34 +179,76 @@ pub(crate) fn dot(a: &[f64], b: &[f64]) -> f64 {
 /// centred into an N×block f64 buffer and its row-by-row dot products added to the
 /// lower triangle, then mirrored.
 fn centred_gram(data: &[f32], n: usize, m: usize, mean: &[f64]) -> Vec<f64> {
-    let mut gram = vec![0.0f64; n * n];
-    let bw = GRAM_BLOCK_COLS.min(m);
-    let mut block = vec![0.0f64; n * bw];
-    let mut c0 = 0;
-    while c0 < m {
-        let c1 = (c0 + bw).min(m);
+    let mut gram = GramAccumulator::with_mean(n, m, mean.to_vec());
+    while !gram.is_done() {
+        gram.add_columns(data, m);
+    }
+    gram.finish()
+}
+
+/// The centred Gram matrix built a few columns at a time, so that a caller on the page's
+/// thread can paint between blocks (pool1 of 341 images is 200,704 columns: seconds of work).
+#[derive(Debug, Clone)]
+pub struct GramAccumulator {
+    n: usize,
+    m: usize,
+    mean: Vec<f64>,
+    gram: Vec<f64>,
+    block: Vec<f64>,
+    next: usize,
+}
+
+impl GramAccumulator {
+    /// An accumulator for the N×M row-major `data` (its column means are taken now).
+    pub fn new(data: &[f32], n: usize, m: usize) -> Self {
+        Self::with_mean(n, m, column_means(data, n, m))
+    }
+
+    fn with_mean(n: usize, m: usize, mean: Vec<f64>) -> Self {
+        let bw = GRAM_BLOCK_COLS.min(m);
+        Self { n, m, mean, gram: vec![0.0; n * n], block: vec![0.0; n * bw], next: 0 }
+    }
+
+    /// Columns done, and in all.
+    pub fn progress(&self) -> (usize, usize) {
+        (self.next, self.m)
+    }
+
+    pub fn is_done(&self) -> bool {
+        self.next >= self.m
+    }
+
+    /// Adds the next block of columns of `data` (the same matrix as given to `new`).
+    pub fn add_columns(&mut self, data: &[f32], m: usize) {
+        let n = self.n;
+        let (c0, c1) = (self.next, (self.next + GRAM_BLOCK_COLS).min(m));
         let w = c1 - c0;
         for i in 0..n {
             let src = &data[i * m + c0..i * m + c1];
-            let dst = &mut block[i * w..(i + 1) * w];
-            for ((o, &x), &mu) in dst.iter_mut().zip(src).zip(&mean[c0..c1]) {
+            let dst = &mut self.block[i * w..(i + 1) * w];
+            for ((o, &x), &mu) in dst.iter_mut().zip(src).zip(&self.mean[c0..c1]) {
                 *o = x as f64 - mu;
             }
         }
         for i in 0..n {
-            let ri = &block[i * w..(i + 1) * w];
+            let ri = &self.block[i * w..(i + 1) * w];
             for j in 0..=i {
-                gram[i * n + j] += dot(ri, &block[j * w..(j + 1) * w]);
+                self.gram[i * n + j] += dot(ri, &self.block[j * w..(j + 1) * w]);
             }
         }
-        c0 = c1;
+        self.next = c1;
     }
-    for i in 0..n {
-        for j in 0..i {
-            gram[j * n + i] = gram[i * n + j];
+
+    /// The Gram matrix (N×N, symmetric).
+    pub fn finish(mut self) -> Vec<f64> {
+        let n = self.n;
+        for i in 0..n {
+            for j in 0..i {
+                self.gram[j * n + i] = self.gram[i * n + j];
+            }
         }
+        self.gram
     }
-    gram
 }
 
 /// X̃ᵀX̃ (M×M), one rank-1 update per row on the lower triangle, then mirrored.
