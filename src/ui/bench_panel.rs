@@ -10,7 +10,11 @@ use crate::backend::BackendKind;
 const BATCH: usize = 32;
 
 #[component]
-pub fn BenchPanel(engine: Engine, backend: RwSignal<Option<BackendInfo>>, model: RwSignal<ModelStatus>) -> impl IntoView {
+pub fn BenchPanel(
+    engine: Engine,
+    backend: RwSignal<Option<BackendInfo>>,
+    model: RwSignal<ModelStatus>,
+) -> impl IntoView {
     let lines = RwSignal::new(Vec::<String>::new());
     let running = RwSignal::new(false);
     let run = move |_| {

@@ -74,18 +74,28 @@ pub async fn sleep_ms(ms: i32) {
     let _ = JsFuture::from(promise).await;
 }
 
-/// Offers bytes to the user as a file download.
-pub fn download(name: &str, bytes: &[u8], mime: &str) -> Result<(), String> {
+/// An object URL for bytes (an image to show, a file to download); `mime` may be empty (images
+/// are recognised by their content).
+pub fn object_url(bytes: &[u8], mime: &str) -> Result<String, String> {
     let array = js_sys::Uint8Array::from(bytes);
     let parts = js_sys::Array::of1(&array);
     let options = web_sys::BlobPropertyBag::new();
     options.set_type(mime);
     let blob = web_sys::Blob::new_with_u8_array_sequence_and_options(&parts, &options).map_err(|e| format!("{e:?}"))?;
-    let url = web_sys::Url::create_object_url_with_blob(&blob).map_err(|e| format!("{e:?}"))?;
+    web_sys::Url::create_object_url_with_blob(&blob).map_err(|e| format!("{e:?}"))
+}
+
+/// Offers bytes to the user as a file download.
+pub fn download(name: &str, bytes: &[u8], mime: &str) -> Result<(), String> {
+    download_url(name, &object_url(bytes, mime)?)
+}
+
+/// Offers a URL's content (an object or data URL) to the user as a file download.
+pub fn download_url(name: &str, url: &str) -> Result<(), String> {
     let document = web_sys::window().and_then(|w| w.document()).ok_or("no document")?;
     let link: web_sys::HtmlAnchorElement =
         document.create_element("a").map_err(|e| format!("{e:?}"))?.dyn_into().map_err(|_| "not an anchor")?;
-    link.set_href(&url);
+    link.set_href(url);
     link.set_download(name);
     link.click();
     Ok(())
@@ -94,7 +104,9 @@ pub fn download(name: &str, bytes: &[u8], mime: &str) -> Result<(), String> {
 /// The two ways a person hands files to a panel — dropping them and picking them — as event
 /// handlers that both pass the `FileList` to `take`. The picker is cleared afterwards so the
 /// same file can be picked again.
-pub fn file_list_handlers<F>(take: F) -> (impl Fn(web_sys::DragEvent) + Clone + 'static, impl Fn(leptos::ev::Event) + 'static)
+pub fn file_list_handlers<F>(
+    take: F,
+) -> (impl Fn(web_sys::DragEvent) + Clone + 'static, impl Fn(leptos::ev::Event) + 'static)
 where
     F: Fn(Vec<web_sys::File>) + Clone + 'static,
 {

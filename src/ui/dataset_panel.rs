@@ -117,7 +117,7 @@ pub fn DataSetPanel(engine: Engine, status: RwSignal<DataSetStatus>) -> impl Int
 
     view! {
         <section id="dataset" class="panel drop-zone" on:dragover=|ev: web_sys::DragEvent| ev.prevent_default() on:drop=on_drop>
-            <h2>"3. Your labelled images"</h2>
+            <h2>"1. Your labelled images"</h2>
             <p>"Drop a folder (one sub-folder per class) or a .zip of one here, or "
                 <label class="button">"choose a folder"
                     <input id="dataset-folder-input" type="file" prop:webkitdirectory=true multiple on:change=on_pick.clone() />

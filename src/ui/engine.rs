@@ -51,6 +51,28 @@ struct State {
     /// Names for the network's classes, one per class (from a class-names file or training).
     class_names: Option<Vec<String>>,
     data_set: Option<Arc<DataSet>>,
+    /// What the last training run produced: the analysis starts from it.
+    trained: Option<TrainedModel>,
+}
+
+/// A finished fine-tuning run, kept for the analysis: the best network, on the device it was
+/// evaluated on, its classes (the data set's) and the validation images it never trained on.
+#[derive(Clone)]
+pub struct TrainedModel {
+    pub net: SqueezeNet,
+    pub data: Arc<DataSet>,
+    pub validation: Vec<usize>,
+}
+
+/// Everything an analysis needs, as [`Engine::analysis_inputs`] found it.
+pub struct AnalysisInputs {
+    pub data: Arc<DataSet>,
+    pub images: Vec<usize>,
+    pub net: SqueezeNet,
+    pub network_classes: Vec<String>,
+    pub device: Device,
+    /// Says which network and which images, for the page.
+    pub description: String,
 }
 
 /// Shared, cheaply clonable handle used by every component.
@@ -78,14 +100,20 @@ impl Engine {
 
     /// The page's device and its kind (for work that is not the network: t-SNE).
     pub fn compute_device(&self) -> Result<(Device, BackendKind), String> {
-        self.0.borrow().backend.as_ref().map(|(d, info)| (d.clone(), info.kind)).ok_or_else(|| "the backend is still starting".into())
+        self.0
+            .borrow()
+            .backend
+            .as_ref()
+            .map(|(d, info)| (d.clone(), info.kind))
+            .ok_or_else(|| "the backend is still starting".into())
     }
 
     /// Moves the page to the CPU after its GPU device was lost (burn cannot get another one in
     /// this page): the loaded network is rebuilt there from its weights, kept on the host.
     pub fn fall_back_to_cpu(&self, why: &str) -> BackendInfo {
         let device = cpu_device();
-        let info = BackendInfo { kind: BackendKind::Cpu, detail: format!("{why}; reload the page to try the GPU again") };
+        let info =
+            BackendInfo { kind: BackendKind::Cpu, detail: format!("{why}; reload the page to try the GPU again") };
         let mut state = self.0.borrow_mut();
         state.net = state.weights.as_ref().map(|w| SqueezeNet::from_weights(w, &device));
         state.backend = Some((device, info.clone()));
@@ -138,13 +166,67 @@ impl Engine {
     /// weights are loaded — `false` in the result says so), and the device.
     pub fn training_inputs(&self) -> Result<(Arc<DataSet>, SqueezeNet, bool, Device), String> {
         let state = self.0.borrow();
-        let data = state.data_set.clone().ok_or("bring a labelled data set first (step 3)")?;
+        let data = state.data_set.clone().ok_or("bring a labelled data set first (step 1)")?;
         let device = state.backend.as_ref().map(|(d, _)| d.clone()).ok_or("the backend is still starting")?;
         let (net, pretrained) = match &state.net {
             Some(net) => (net.clone(), true),
             None => (SqueezeNet::new(crate::model::architecture::IMAGENET_CLASSES, &device), false),
         };
         Ok((data, net, pretrained, device))
+    }
+
+    /// Keeps a finished training run for the analysis.
+    pub fn set_trained(&self, trained: TrainedModel) {
+        self.0.borrow_mut().trained = Some(trained);
+    }
+
+    /// What to analyse: the network fine-tuned on the current data set and its own validation
+    /// images when there is one; otherwise the loaded network on the validation split of the
+    /// data set (`fraction`, `seed`, as training would split it), predicting its own classes.
+    pub fn analysis_inputs(&self, fraction: f64, seed: u64) -> Result<AnalysisInputs, String> {
+        let state = self.0.borrow();
+        let data = state.data_set.clone().ok_or("bring a labelled data set first (step 1)")?;
+        let device = state.backend.as_ref().map(|(d, _)| d.clone()).ok_or("the backend is still starting")?;
+        if let Some(trained) = state.trained.as_ref().filter(|t| Arc::ptr_eq(&t.data, &data)) {
+            return Ok(AnalysisInputs {
+                images: trained.validation.clone(),
+                net: trained.net.clone(),
+                network_classes: data.classes.clone(),
+                description: format!(
+                    "the network fine-tuned in step 3, on its {} validation images",
+                    trained.validation.len()
+                ),
+                data,
+                device,
+            });
+        }
+        let net = state.net.clone().ok_or("load weights (step 2) or fine-tune a network (step 3) first")?;
+        let split = crate::data::split::split_each_label(&data, fraction, seed).map_err(|e| e.to_string())?;
+        let classes = net.num_classes();
+        let network_classes =
+            state.class_names.clone().unwrap_or_else(|| (0..classes).map(|c| format!("class {c}")).collect());
+        let own = if network_classes == data.classes {
+            ""
+        } else {
+            " — not fine-tuned on these classes: \"predicted\" is the network's own class"
+        };
+        Ok(AnalysisInputs {
+            description: format!(
+                "the loaded network ({classes} classes{own}), on the {} validation images of a {fraction} / {:.2} split with seed {seed}",
+                split.validation.len(),
+                1.0 - fraction
+            ),
+            images: split.validation,
+            net,
+            network_classes,
+            data,
+            device,
+        })
+    }
+
+    /// The data set the page holds.
+    pub fn data_set(&self) -> Option<Arc<DataSet>> {
+        self.0.borrow().data_set.clone()
     }
 
     pub fn has_model(&self) -> bool {

@@ -61,7 +61,7 @@ pub fn ImagesPanel(engine: Engine) -> impl IntoView {
 
     view! {
         <section id="images" class="panel drop-zone" on:dragover=|ev: web_sys::DragEvent| ev.prevent_default() on:drop=on_drop>
-            <h2>"2. Images"</h2>
+            <h2>"Classify images"</h2>
             <p>"Drop images here (JPEG, PNG, WebP, GIF, BMP), or "
                 <label class="button">"choose images"
                     <input id="images-input" type="file" accept="image/*" multiple on:change=on_pick />

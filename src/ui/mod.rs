@@ -1,25 +1,36 @@
 //! The page (Leptos, client-side rendered). Components show state and forward user actions to
 //! the [`engine::Engine`]; no numerics live here.
+//!
+//! It reads as the steps a person takes — 1 data, 2 network, 3 fine-tune, 4 analyze,
+//! 5 explore — with the tools off that path (classify single images, t-SNE of any matrix,
+//! speed) below. Shared state lives in one context ([`state::AppState`]).
 
+mod analyze_panel;
 mod bench_panel;
-mod dataset_panel;
 mod browser_files;
+mod dataset_panel;
 mod engine;
+mod explore;
 mod images_panel;
+mod job_driver;
+mod run_control;
+mod scatter;
+mod state;
 mod training_chart;
 mod training_panel;
 mod training_run;
-mod run_control;
-mod scatter;
 mod tsne_panel;
 mod weights_panel;
+mod widgets;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
+use analyze_panel::AnalyzePanel;
 use bench_panel::BenchPanel;
 use dataset_panel::{DataSetPanel, DataSetStatus};
 use engine::{BackendInfo, Engine, ModelSummary};
+use explore::{ExplorePanel, ExploreState};
 use images_panel::ImagesPanel;
 use training_panel::TrainingPanel;
 use tsne_panel::TsnePanel;
@@ -46,6 +57,16 @@ fn App() -> impl IntoView {
     let backend = RwSignal::new(None::<BackendInfo>);
     let model = RwSignal::new(ModelStatus::None);
     let data_set = RwSignal::new(DataSetStatus::Empty);
+    let explore = ExploreState::new();
+    provide_context(state::AppState {
+        engine: StoredValue::new_local(engine.clone()),
+        backend,
+        model,
+        data_set,
+        trained: RwSignal::new(0),
+        explore,
+    });
+    provide_context(explore);
 
     {
         let engine = engine.clone();
@@ -68,11 +89,18 @@ fn App() -> impl IntoView {
                 }}
             </p>
         </header>
+        <nav class="steps">
+            <a href="#dataset">"1 Data"</a>" → "<a href="#weights">"2 Network"</a>" → "<a href="#training">"3 Fine-tune"</a>
+            " → "<a href="#analyze">"4 Analyze"</a>" → "<a href="#explore">"5 Explore"</a>
+        </nav>
         <main>
-            <WeightsPanel engine=engine.clone() model=model ready=Signal::derive(move || backend.get().is_some()) />
-            <ImagesPanel engine=engine.clone() />
             <DataSetPanel engine=engine.clone() status=data_set />
+            <WeightsPanel engine=engine.clone() model=model ready=Signal::derive(move || backend.get().is_some()) />
             <TrainingPanel engine=engine.clone() data_set=data_set model=model backend=backend />
+            <AnalyzePanel />
+            <ExplorePanel />
+            <h2 class="tools-title">"Tools"</h2>
+            <ImagesPanel engine=engine.clone() />
             <TsnePanel engine=engine.clone() />
             <BenchPanel engine=engine backend=backend model=model />
         </main>

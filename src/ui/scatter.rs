@@ -9,8 +9,12 @@ const PALETTE: [&str; 10] =
 
 /// Draws `coords` (N×2 row-major); `classes[i]` indexes the palette (cycled).
 pub fn draw(canvas: &web_sys::HtmlCanvasElement, coords: &[f32], classes: Option<&[usize]>) {
-    let Ok(Some(context)) = canvas.get_context("2d") else { return };
-    let Ok(ctx) = context.dyn_into::<web_sys::CanvasRenderingContext2d>() else { return };
+    let Ok(Some(context)) = canvas.get_context("2d") else {
+        return;
+    };
+    let Ok(ctx) = context.dyn_into::<web_sys::CanvasRenderingContext2d>() else {
+        return;
+    };
     let (w, h) = (canvas.width() as f64, canvas.height() as f64);
     ctx.set_fill_style_str("white");
     ctx.fill_rect(0.0, 0.0, w, h);

@@ -17,8 +17,12 @@ pub fn draw(
     value: fn(&IterationMetrics) -> f64,
     validation: fn(&EpochMetrics) -> f64,
 ) {
-    let Ok(Some(context)) = canvas.get_context("2d") else { return };
-    let Ok(ctx) = context.dyn_into::<web_sys::CanvasRenderingContext2d>() else { return };
+    let Ok(Some(context)) = canvas.get_context("2d") else {
+        return;
+    };
+    let Ok(ctx) = context.dyn_into::<web_sys::CanvasRenderingContext2d>() else {
+        return;
+    };
     let (w, h) = (canvas.width() as f64, canvas.height() as f64);
     let (left, right, top, bottom) = (44.0, 8.0, 18.0, 20.0);
     ctx.clear_rect(0.0, 0.0, w, h);
@@ -31,7 +35,8 @@ pub fn draw(
         epochs.iter().map(|m| (m.iteration as f64, validation(m))).filter(|(_, v)| v.is_finite()).collect();
     let all = points.iter().chain(&validation_points);
     let x_max = all.clone().map(|p| p.0).fold(1.0, f64::max);
-    let (mut y_min, mut y_max) = all.map(|p| p.1).filter(|v| v.is_finite()).fold((f64::MAX, f64::MIN), |(a, b), v| (a.min(v), b.max(v)));
+    let (mut y_min, mut y_max) =
+        all.map(|p| p.1).filter(|v| v.is_finite()).fold((f64::MAX, f64::MIN), |(a, b), v| (a.min(v), b.max(v)));
     if y_min > y_max {
         (y_min, y_max) = (0.0, 1.0);
     }

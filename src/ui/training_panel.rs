@@ -13,18 +13,10 @@ use super::dataset_panel::DataSetStatus;
 use super::engine::{BackendInfo, Engine};
 use super::run_control::Control;
 use super::training_run::{Phase, ResumePoint, RunOutputs, interruption_message, micro_batch_for};
+use super::widgets::text_field;
 use crate::backend::{GpuFailureKind, cpu_device};
 use crate::data::augment::Augmentation;
 use crate::train::{EpochMetrics, IterationMetrics, TrainConfig, Trainer};
-
-fn number_input(id: &'static str, label: &'static str, value: RwSignal<String>) -> impl IntoView {
-    view! {
-        <label class="setting">{label}" "
-            <input id=id type="text" size="7" prop:value=move || value.get()
-                on:input=move |ev| value.set(event_target_value(&ev)) />
-        </label>
-    }
-}
 
 fn percent(value: Option<f64>) -> String {
     value.map_or_else(|| "–".to_string(), |v| format!("{:.0} %", v * 100.0))
@@ -80,12 +72,17 @@ pub fn TrainingPanel(
             learning_rate: parse("learning rate", &rate.get_untracked())?,
             train_fraction: parse("training fraction", &fraction.get_untracked())?,
             seed: parse("seed", &seed.get_untracked())?,
-            augmentation: Augmentation { flip_left_right: flip_lr.get_untracked(), flip_up_down: flip_ud.get_untracked(), scale_range },
+            augmentation: Augmentation {
+                flip_left_right: flip_lr.get_untracked(),
+                flip_up_down: flip_ud.get_untracked(),
+                scale_range,
+            },
             // Small validation chunks: on the CPU each one runs on the page's thread.
             evaluation_chunk: 4,
             ..TrainConfig::default()
         };
-        if config.epochs == 0 || config.batch_size == 0 || config.learning_rate.is_nan() || config.learning_rate <= 0.0 {
+        if config.epochs == 0 || config.batch_size == 0 || config.learning_rate.is_nan() || config.learning_rate <= 0.0
+        {
             return Err("epochs, mini-batch size and learning rate must be positive".into());
         }
         Ok(config)
@@ -99,6 +96,8 @@ pub fn TrainingPanel(
         downloads,
         resume_point,
         control: control.clone(),
+        engine: engine.clone(),
+        trained: use_context::<super::state::AppState>().expect("the app provides its state").trained,
     };
 
     let start = {
@@ -134,7 +133,9 @@ pub fn TrainingPanel(
         let outputs = outputs.clone();
         let engine = engine_for_use;
         move |on_gpu: Option<(usize, usize)>| {
-            let Some(point) = resume_point.get_value() else { return };
+            let Some(point) = resume_point.get_value() else {
+                return;
+            };
             let (device, config) = match on_gpu {
                 Some((batch_size, micro_batch)) => {
                     point.device.memory_cleanup();
@@ -173,13 +174,13 @@ pub fn TrainingPanel(
 
     view! {
         <section id="training" class="panel">
-            <h2>"4. Fine-tune"</h2>
+            <h2>"3. Fine-tune"</h2>
             <div class="settings">
-                {number_input("epochs", "epochs", epochs)}
-                {number_input("batch-size", "mini-batch", batch)}
-                {number_input("learning-rate", "learning rate", rate)}
-                {number_input("train-fraction", "training fraction", fraction)}
-                {number_input("seed", "seed", seed)}
+                {text_field("epochs", "epochs", epochs, 7)}
+                {text_field("batch-size", "mini-batch", batch, 7)}
+                {text_field("learning-rate", "learning rate", rate, 7)}
+                {text_field("train-fraction", "training fraction", fraction, 7)}
+                {text_field("seed", "seed", seed, 7)}
                 <label class="setting"><input id="flip-lr" type="checkbox" prop:checked=move || flip_lr.get()
                     on:change=move |ev| flip_lr.set(event_target_checked(&ev)) />" flip left-right"</label>
                 <label class="setting"><input id="flip-ud" type="checkbox" prop:checked=move || flip_ud.get()
@@ -264,7 +265,7 @@ pub fn TrainingPanel(
                                         model.set(status);
                                     }
                                 }
-                            }>"Classify with it (step 2)"</button>
+                            }>"Classify images with it"</button>
                         </p>
                     </div>
                 }.into_any(),

@@ -11,13 +11,16 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use super::browser_files::yield_to_browser;
+use super::engine::TrainedModel;
 use super::run_control::{Control, keep_going};
 use crate::analysis::confusion::ConfusionMatrix;
 use crate::backend::{GpuFailure, GpuFailureKind, is_cpu};
 use crate::data::dataset::DataSet;
 use crate::model::export::ExportError;
 use crate::model::weights::weights_to_safetensors;
-use crate::train::{Checkpoint, EpochMetrics, GPU_MICRO_BATCH, IterationMetrics, StepOutcome, TrainConfig, TrainError, Trainer};
+use crate::train::{
+    Checkpoint, EpochMetrics, GPU_MICRO_BATCH, IterationMetrics, StepOutcome, TrainConfig, TrainError, Trainer,
+};
 
 /// The training's state as shown.
 #[derive(Debug, Clone, PartialEq)]
@@ -25,10 +28,21 @@ pub(super) enum Phase {
     Idle,
     Running,
     Paused,
-    Done { accuracy: f64, confusion: ConfusionMatrix, classes: Vec<String>, cancelled: bool },
+    Done {
+        accuracy: f64,
+        confusion: ConfusionMatrix,
+        classes: Vec<String>,
+        cancelled: bool,
+    },
     /// The GPU failed; training can go on from the last finished epoch (see [`ResumePoint`]).
     /// `batch` and `pass`: the mini-batch and the images per forward/backward pass it ran with.
-    Interrupted { failure: GpuFailure, epochs_done: usize, iteration: usize, batch: usize, pass: usize },
+    Interrupted {
+        failure: GpuFailure,
+        epochs_done: usize,
+        iteration: usize,
+        batch: usize,
+        pass: usize,
+    },
     Failed(String),
 }
 
@@ -69,6 +83,9 @@ pub(super) struct RunOutputs {
     pub(super) downloads: StoredValue<Option<(Vec<u8>, String)>, LocalStorage>,
     pub(super) resume_point: StoredValue<Option<ResumePoint>, LocalStorage>,
     pub(super) control: Rc<Cell<Control>>,
+    /// Where the finished network goes for the analysis (step 4), and the signal that says so.
+    pub(super) engine: super::engine::Engine,
+    pub(super) trained: RwSignal<u32>,
 }
 
 impl RunOutputs {
@@ -83,7 +100,8 @@ impl RunOutputs {
             let clock = || web_sys::window().and_then(|w| w.performance()).map(|p| p.now()).unwrap_or(0.0);
             let started = clock();
             let first_iteration = trainer.checkpoint().map_or(0, |c| c.iteration());
-            let total_iterations = first_iteration + trainer.iterations_per_epoch() * config.epochs.saturating_sub(trainer.epochs_done());
+            let total_iterations =
+                first_iteration + trainer.iterations_per_epoch() * config.epochs.saturating_sub(trainer.epochs_done());
             let mut cancelled = false;
             let result: Result<(), Stop> = async {
                 loop {
@@ -130,6 +148,12 @@ impl RunOutputs {
                     yield_to_browser().await;
                 }
                 let evaluation = evaluator.finish(trainer.data());
+                this.engine.set_trained(TrainedModel {
+                    net: trainer.best_model(),
+                    data: data.clone(),
+                    validation: trainer.split().validation.clone(),
+                });
+                this.trained.update(|n| *n += 1);
                 let weights = trainer.best_weights().await.map_err(|e| match e {
                     ExportError::Read(e) => stop(e.into()),
                     other => Stop::Other(other.to_string()),
@@ -139,7 +163,7 @@ impl RunOutputs {
                 this.progress.set(format!("{verdict} after {iterations_done} iteration(s) in {:.0} s.", (clock() - started) / 1e3));
                 this.phase.set(Phase::Done {
                     accuracy: evaluation.accuracy,
-                    confusion: evaluation.confusion.clone(),
+                    confusion: ConfusionMatrix::of(&evaluation, data.classes.len()),
                     classes: data.classes.clone(),
                     cancelled,
                 });
@@ -155,7 +179,11 @@ impl RunOutputs {
                             epochs_done: checkpoint.epochs_done(),
                             iteration: checkpoint.iteration(),
                             batch: config.batch_size,
-                            pass: if config.micro_batch == 0 { config.batch_size } else { config.micro_batch.min(config.batch_size) },
+                            pass: if config.micro_batch == 0 {
+                                config.batch_size
+                            } else {
+                                config.micro_batch.min(config.batch_size)
+                            },
                         });
                         this.resume_point.set_value(Some(ResumePoint {
                             checkpoint: checkpoint.clone(),
@@ -165,7 +193,9 @@ impl RunOutputs {
                             failure,
                         }));
                     }
-                    None => this.phase.set(Phase::Failed(format!("{failure}; nothing was trained yet — start again (on the CPU: reload with ?backend=cpu)"))),
+                    None => this.phase.set(Phase::Failed(format!(
+                        "{failure}; nothing was trained yet — start again (on the CPU: reload with ?backend=cpu)"
+                    ))),
                 },
                 Err(Stop::Other(message)) => this.phase.set(Phase::Failed(message)),
             }
@@ -185,7 +215,9 @@ pub(super) fn interruption_message(failure: &GpuFailure, epochs_done: usize, ite
     let kept = if epochs_done == 0 {
         "no epoch had finished yet, so training starts again from the beginning".to_string()
     } else {
-        format!("the network after epoch {epochs_done} ({iteration} iterations) is kept and training goes on from there")
+        format!(
+            "the network after epoch {epochs_done} ({iteration} iterations) is kept and training goes on from there"
+        )
     };
     let advice = match failure.kind {
         GpuFailureKind::OutOfMemory => "Smaller batches need less GPU memory; the CPU has no such limit but is slower.",

@@ -11,8 +11,10 @@ use leptos::task::spawn_local;
 use super::browser_files::{download, file_list_handlers, read_file_list, yield_to_browser};
 use super::engine::Engine;
 use super::run_control::{Control, keep_going};
+use super::widgets::{select_field, text_field};
 use crate::backend::BackendKind;
 use crate::data::matrix::{Matrix, MatrixOptions, read_matrix};
+use crate::embed::preset::TsnePreset;
 use crate::embed::runner::start;
 use crate::embed::{Init, Method, TsneConfig};
 
@@ -20,7 +22,6 @@ use crate::embed::{Init, Method, TsneConfig};
 const REPORT_EVERY: usize = 10;
 /// CPU iterations run back to back before the page gets the thread back.
 const CPU_SLICE_MS: f64 = 12.0;
-
 
 #[derive(Debug, Clone, PartialEq)]
 enum Phase {
@@ -30,27 +31,6 @@ enum Phase {
     Paused,
     Done { cancelled: bool },
     Failed(String),
-}
-
-fn text_input(id: &'static str, label: &'static str, value: RwSignal<String>, size: u32) -> impl IntoView {
-    view! {
-        <label class="setting">{label}" "
-            <input id=id type="text" size=size prop:value=move || value.get()
-                on:input=move |ev| value.set(event_target_value(&ev)) />
-        </label>
-    }
-}
-
-fn select(id: &'static str, label: &'static str, value: RwSignal<String>, options: &'static [(&'static str, &'static str)]) -> impl IntoView {
-    view! {
-        <label class="setting">{label}" "
-            <select id=id on:change=move |ev| value.set(event_target_value(&ev))>
-                {options.iter().map(|(v, text)| view! {
-                    <option value=*v selected=move || value.get() == *v>{*text}</option>
-                }).collect_view()}
-            </select>
-        </label>
-    }
 }
 
 fn clock() -> f64 {
@@ -75,7 +55,7 @@ impl Settings {
         fn number<T: std::str::FromStr>(what: &str, text: String) -> Result<T, String> {
             text.trim().parse().map_err(|_| format!("{what}: `{text}` is not a valid number"))
         }
-        let mut c = if self.preset.get_untracked() == "matlab" { TsneConfig::matlab() } else { TsneConfig::opentsne(n) };
+        let mut c = self.preset.get_untracked().parse::<TsnePreset>().unwrap_or_default().config(n);
         c.perplexity = number("perplexity", self.perplexity.get_untracked())?;
         c.n_iter = number("iterations", self.iterations.get_untracked())?;
         let rate = self.learning_rate.get_untracked();
@@ -98,7 +78,7 @@ impl Settings {
 
     /// Resets the fields to a preset's values.
     fn apply_preset(&self, preset: &str) {
-        let c = if preset == "matlab" { TsneConfig::matlab() } else { TsneConfig::opentsne(0) };
+        let c = preset.parse::<TsnePreset>().unwrap_or_default().config(0);
         self.perplexity.set(format!("{}", c.perplexity));
         self.iterations.set(format!("{}", c.n_iter));
         self.learning_rate.set(if preset == "matlab" { "500".into() } else { "auto".into() });
@@ -155,7 +135,13 @@ pub fn TsnePanel(engine: Engine) -> impl IntoView {
     let options = move || MatrixOptions {
         key: None,
         label_column: Some(label_column.get_untracked()).filter(|s| !s.trim().is_empty()),
-        drop_columns: drop_columns.get_untracked().split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect(),
+        drop_columns: drop_columns
+            .get_untracked()
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect(),
         missing_columns_ok: true,
     };
     // Parsed when dropped (for the summary) and again at Run: the label and ignore-column
@@ -169,12 +155,18 @@ pub fn TsnePanel(engine: Engine) -> impl IntoView {
 
     let take_files = move |files: Vec<web_sys::File>| {
         spawn_local(async move {
-            let Some(loaded) = read_file_list(files).await.into_iter().next() else { return };
+            let Some(loaded) = read_file_list(files).await.into_iter().next() else {
+                return;
+            };
             match loaded {
                 Ok(f) => {
                     file.set_value(Some((f.name, f.bytes)));
                     summary.set(Some(parse().map(|(name, m)| {
-                        let labels = m.labels.as_ref().map(|l| format!(", {} labels", classes_of(l).0.len())).unwrap_or_default();
+                        let labels = m
+                            .labels
+                            .as_ref()
+                            .map(|l| format!(", {} labels", classes_of(l).0.len()))
+                            .unwrap_or_default();
                         format!("{name}: {}{labels}", m.description)
                     })));
                 }
@@ -223,7 +215,9 @@ pub fn TsnePanel(engine: Engine) -> impl IntoView {
                 yield_to_browser().await;
                 let started_at = clock();
                 let result: Result<bool, String> = async {
-                    let started = start(&matrix.values, matrix.n, matrix.m, &config, device.as_ref()).await.map_err(|e| e.to_string())?;
+                    let started = start(&matrix.values, matrix.n, matrix.m, &config, device.as_ref())
+                        .await
+                        .map_err(|e| e.to_string())?;
                     let mut runner = started.runner;
                     placement.set(format!(
                         "{} gradient on the {}{}; P has {} entries",
@@ -246,7 +240,9 @@ pub fn TsnePanel(engine: Engine) -> impl IntoView {
                             coords.set(runner.embedding());
                             progress.set(format!(
                                 "iteration {}/{}, KL {value:.4}, {:.1} s",
-                                step.iteration, config.n_iter, (clock() - started_at) / 1e3
+                                step.iteration,
+                                config.n_iter,
+                                (clock() - started_at) / 1e3
                             ));
                         }
                         if step.finished {
@@ -280,13 +276,14 @@ pub fn TsnePanel(engine: Engine) -> impl IntoView {
     let cancel = move |_| control.set(Control::Cancel);
     let busy = move || matches!(phase.get(), Phase::Preparing | Phase::Running | Phase::Paused);
     let save = move |_| {
-        let text: String = coords.with_untracked(|c| c.chunks_exact(2).map(|p| format!("{},{}\n", p[0], p[1])).collect());
+        let text: String =
+            coords.with_untracked(|c| c.chunks_exact(2).map(|p| format!("{},{}\n", p[0], p[1])).collect());
         let _ = download("layerlens-tsne.csv", text.as_bytes(), "text/csv");
     };
 
     view! {
         <section id="tsne" class="panel drop-zone" on:dragover=|ev: web_sys::DragEvent| ev.prevent_default() on:drop=on_drop>
-            <h2>"5. t-SNE map of a matrix"</h2>
+            <h2>"t-SNE map of a matrix"</h2>
             <p>"Drop a matrix (CSV with one row per observation, .npy, or a one-tensor .safetensors), or "
                 <label class="button">"choose a file"
                     <input id="tsne-input" type="file" accept=".csv,.tsv,.txt,.npy,.safetensors" on:change=on_pick />
@@ -306,16 +303,16 @@ pub fn TsnePanel(engine: Engine) -> impl IntoView {
                         <option value="matlab">"MATLAB"</option>
                     </select>
                 </label>
-                {text_input("tsne-perplexity", "perplexity", settings.perplexity, 5)}
-                {text_input("tsne-iterations", "iterations", settings.iterations, 6)}
-                {text_input("tsne-learning-rate", "learning rate", settings.learning_rate, 6)}
-                {select("tsne-method", "method", settings.method, &[("auto", "auto"), ("exact", "exact"), ("bh", "Barnes-Hut")])}
-                {select("tsne-init", "initialisation", settings.init, &[("pca", "PCA"), ("random", "random")])}
-                {text_input("tsne-pca", "PCA components (0 = off)", settings.pca, 4)}
-                {text_input("tsne-seed", "seed", settings.seed, 5)}
-                {text_input("tsne-label-column", "label column", label_column, 8)}
-                {text_input("tsne-drop-columns", "ignore columns", drop_columns, 8)}
-                {select("tsne-backend", "run on", backend_choice, &[("page", "the page's backend"), ("cpu", "the CPU")])}
+                {text_field("tsne-perplexity", "perplexity", settings.perplexity, 5)}
+                {text_field("tsne-iterations", "iterations", settings.iterations, 6)}
+                {text_field("tsne-learning-rate", "learning rate", settings.learning_rate, 6)}
+                {select_field("tsne-method", "method", settings.method, &[("auto", "auto"), ("exact", "exact"), ("bh", "Barnes-Hut")])}
+                {select_field("tsne-init", "initialisation", settings.init, &[("pca", "PCA"), ("random", "random")])}
+                {text_field("tsne-pca", "PCA components (0 = off)", settings.pca, 4)}
+                {text_field("tsne-seed", "seed", settings.seed, 5)}
+                {text_field("tsne-label-column", "label column", label_column, 8)}
+                {text_field("tsne-drop-columns", "ignore columns", drop_columns, 8)}
+                {select_field("tsne-backend", "run on", backend_choice, &[("page", "the page's backend"), ("cpu", "the CPU")])}
             </div>
             <p>
                 <button id="tsne-run" on:click=run disabled=busy>"Run t-SNE"</button>" "

@@ -71,7 +71,7 @@ pub fn WeightsPanel(engine: Engine, model: RwSignal<ModelStatus>, ready: Signal<
 
     view! {
         <section id="weights" class="panel drop-zone" on:dragover=|ev: web_sys::DragEvent| ev.prevent_default() on:drop=on_drop>
-            <h2>"1. Weights"</h2>
+            <h2>"2. Network weights"</h2>
             <p>"Drop a SqueezeNet 1.1 weights file here (.safetensors with torchvision names, or .onnx), or "
                 <label class="button">"choose one"
                     <input id="weights-input" type="file" accept=".safetensors,.onnx,.txt" multiple on:change=on_pick

@@ -1,0 +1,343 @@
+//! Step 5, Analyze: runs the core's `Analyzer` on the validation images — activations chunk by
+//! chunk, then one t-SNE per layer with its map drawn live in Explore — with progress per
+//! stage, Pause/Resume/Cancel, and every setting editable (layers, preset, iterations,
+//! perplexity, seed).
+
+use std::cell::Cell;
+use std::io::Cursor;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+use super::browser_files::{object_url, yield_to_browser};
+use super::explore::{ExploreData, MapState};
+use super::job_driver::{Ended, SteppedJob, drive};
+use super::run_control::Control;
+use super::state::app_state;
+use super::widgets::text_field;
+use crate::analysis::{AnalysisConfig, AnalysisError, AnalysisStep, Analyzer};
+use crate::backend::is_cpu;
+use crate::data::dataset::DataSet;
+use crate::embed::preset::TsnePreset;
+use crate::model::layers::Layer;
+
+/// Images per forward pass on the CPU: the page's own thread runs it, and four images keep
+/// each step near a third of a second in Chromium here.
+const CPU_CHUNK: usize = 4;
+/// Iterations between live redraws of a map.
+const REDRAW_EVERY: usize = 10;
+
+impl SteppedJob for Analyzer {
+    type Report = AnalysisStep;
+    type Error = AnalysisError;
+
+    async fn step(&mut self) -> Result<AnalysisStep, AnalysisError> {
+        Analyzer::step(self).await
+    }
+
+    fn is_finished(&self) -> bool {
+        Analyzer::is_finished(self)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Phase {
+    Idle,
+    Running,
+    Paused,
+    Done,
+    Cancelled,
+    Failed(String),
+}
+
+/// PNG thumbnails as object URLs, in the order of `images`.
+fn thumbnail_urls(data: &DataSet, images: &[usize]) -> Vec<String> {
+    images
+        .iter()
+        .map(|&i| {
+            let mut png = Vec::new();
+            let _ = image::DynamicImage::ImageRgb8(data.images[i].thumbnail.clone())
+                .write_to(&mut Cursor::new(&mut png), image::ImageFormat::Png);
+            object_url(&png, "image/png").unwrap_or_default()
+        })
+        .collect()
+}
+
+#[component]
+pub fn AnalyzePanel() -> impl IntoView {
+    let app = app_state();
+    let explore = app.explore;
+    let engine = app.engine.get_value();
+    let layers = RwSignal::new("pool1, conv10, prob".to_string());
+    let preset = RwSignal::new("matlab".to_string());
+    let iterations = RwSignal::new("1000".to_string());
+    let perplexity = RwSignal::new("30".to_string());
+    let seed = RwSignal::new("0".to_string());
+    let fraction = RwSignal::new("0.65".to_string());
+    let phase = RwSignal::new(Phase::Idle);
+    let progress = RwSignal::new(String::new());
+    let stage = RwSignal::new("idle".to_string());
+    let source = RwSignal::new(String::new());
+    let control = Rc::new(Cell::new(Control::Run));
+
+    let settings = move |n: usize| -> Result<AnalysisConfig, String> {
+        let number = |what: &str, text: String| -> Result<f64, String> {
+            text.trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|v| v.is_finite() && *v > 0.0)
+                .ok_or(format!("{what}: `{text}` is not a positive number"))
+        };
+        let seed: u64 = seed
+            .get_untracked()
+            .trim()
+            .parse()
+            .map_err(|_| format!("seed: `{}` is not a whole number", seed.get_untracked()))?;
+        let chosen: Vec<Layer> = layers
+            .get_untracked()
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| s.parse::<Layer>().map_err(|e| e.to_string()))
+            .collect::<Result<_, _>>()?;
+        let mut unique = Vec::new();
+        for layer in chosen {
+            if !unique.contains(&layer) {
+                unique.push(layer);
+            }
+        }
+        let mut config = AnalysisConfig::new(preset.get_untracked().parse::<TsnePreset>()?, n, seed);
+        config.layers = unique;
+        config.tsne.n_iter = number("iterations", iterations.get_untracked())? as usize;
+        config.tsne.perplexity = number("perplexity", perplexity.get_untracked())?;
+        config.tsne.progress_every = REDRAW_EVERY;
+        Ok(config)
+    };
+
+    let run = {
+        let control = control.clone();
+        move |_| {
+            let fraction_value = match fraction.get_untracked().trim().parse::<f64>() {
+                Ok(f) if f > 0.0 && f < 1.0 => f,
+                _ => {
+                    return phase.set(Phase::Failed("training fraction: a number between 0 and 1".into()));
+                }
+            };
+            let seed_value = seed.get_untracked().trim().parse::<u64>().unwrap_or(0);
+            let inputs = match engine.analysis_inputs(fraction_value, seed_value) {
+                Ok(inputs) => inputs,
+                Err(e) => return phase.set(Phase::Failed(e)),
+            };
+            let mut config = match settings(inputs.images.len()) {
+                Ok(config) => config,
+                Err(e) => return phase.set(Phase::Failed(e)),
+            };
+            if is_cpu(&inputs.device) {
+                config.chunk = CPU_CHUNK;
+            }
+            source.set(format!("Analysing {}.", inputs.description));
+            explore.clear();
+            explore.hidden.set(vec![false; inputs.data.classes.len()]);
+            explore.maps.set(
+                config
+                    .layers
+                    .iter()
+                    .map(|&layer| MapState {
+                        layer,
+                        width: 0,
+                        coords: Vec::new(),
+                        quality: None,
+                        notes: Vec::new(),
+                        status: "waiting for the activations".into(),
+                    })
+                    .collect(),
+            );
+            let data = inputs.data.clone();
+            let images = inputs.images.clone();
+            let mut analyzer = match Analyzer::new(
+                inputs.data,
+                inputs.images,
+                inputs.net,
+                inputs.network_classes,
+                inputs.device,
+                config,
+            ) {
+                Ok(a) => a,
+                Err(e) => return phase.set(Phase::Failed(e.to_string())),
+            };
+            control.set(Control::Run);
+            phase.set(Phase::Running);
+            stage.set("activations".into());
+            progress.set(format!("Activations: 0/{} images…", images.len()));
+            let control = control.clone();
+            spawn_local(async move {
+                yield_to_browser().await;
+                let started = js_sys::Date::now();
+                let mut published = false;
+                let result = drive(
+                    &mut analyzer,
+                    &control,
+                    || phase.set(Phase::Paused),
+                    || phase.set(Phase::Running),
+                    |analyzer, step| match step {
+                        AnalysisStep::Activations { done, total } => {
+                            progress.set(format!("Activations: {done}/{total} images…"));
+                            if done == total && !published {
+                                published = true;
+                                let (class_maps, side) =
+                                    analyzer.class_maps().map(|(m, s)| (m.to_vec(), s)).unwrap_or_default();
+                                explore.data.set(Some(Arc::new(ExploreData {
+                                    classes: data.classes.clone(),
+                                    network_classes: analyzer.network_classes().to_vec(),
+                                    same_classes: analyzer.network_classes() == &data.classes[..],
+                                    predictions: analyzer.predictions().to_vec(),
+                                    files: images.iter().map(|&i| data.images[i].path.clone()).collect(),
+                                    thumbnails: thumbnail_urls(&data, &images),
+                                    class_maps,
+                                    class_map_side: side,
+                                })));
+                            }
+                        }
+                        AnalysisStep::Reducing { index, layer, done, total } => {
+                            stage.set(format!("reduce-{layer}"));
+                            let status = format!(
+                                "rotating {total} values per image onto their principal axes: {}%",
+                                100 * done / total.max(1)
+                            );
+                            progress.set(format!("{layer}: {status}"));
+                            explore.maps.update(|maps| maps[index].status = status);
+                        }
+                        AnalysisStep::MapStarted { index, layer, .. } => {
+                            stage.set(format!("tsne-{layer}"));
+                            progress.set(format!("t-SNE of {layer}: starting…"));
+                            explore.maps.update(|maps| maps[index].status = "preparing the t-SNE…".into());
+                        }
+                        AnalysisStep::Iteration { index, iteration, iterations, kl } => {
+                            if let (Some(kl), Some((_, coords))) = (kl, analyzer.live_map()) {
+                                let layer = analyzer.config().layers[index];
+                                let status = format!("iteration {iteration}/{iterations}, KL {kl:.3}");
+                                progress.set(format!("t-SNE of {layer}: {status}"));
+                                explore.maps.update(|maps| {
+                                    maps[index].coords = coords;
+                                    maps[index].status = status;
+                                });
+                            }
+                        }
+                        AnalysisStep::MapFinished { index } => {
+                            let map = &analyzer.maps()[index];
+                            explore.maps.update(|maps| {
+                                maps[index] = MapState {
+                                    layer: map.layer,
+                                    width: map.width,
+                                    coords: map.coords.clone(),
+                                    quality: map.quality,
+                                    notes: map.notes.clone(),
+                                    status: String::new(),
+                                }
+                            });
+                        }
+                        AnalysisStep::Finished => {}
+                    },
+                )
+                .await;
+                let seconds = (js_sys::Date::now() - started) / 1e3;
+                match result {
+                    Ok(ended) => {
+                        let analysis = analyzer.finish();
+                        let maps_done = analysis.maps.len();
+                        explore.analysis.set(Some(Arc::new(analysis)));
+                        if ended == Ended::Cancelled {
+                            stage.set("cancelled".into());
+                            progress
+                                .set(format!("Cancelled after {seconds:.0} s; {maps_done} map(s) finished and kept."));
+                            phase.set(Phase::Cancelled);
+                        } else {
+                            stage.set("done".into());
+                            progress.set(format!("Done in {seconds:.1} s."));
+                            phase.set(Phase::Done);
+                        }
+                    }
+                    Err(e) => {
+                        let message = match e.gpu_failure() {
+                            Some(failure) => format!(
+                                "The analysis stopped: {failure}. Reload the page with ?backend=cpu to run it on the CPU."
+                            ),
+                            None => format!("The analysis stopped: {e}"),
+                        };
+                        stage.set("failed".into());
+                        phase.set(Phase::Failed(message));
+                    }
+                }
+            });
+        }
+    };
+    let pause = {
+        let control = control.clone();
+        move |_| control.set(control.get().toggled())
+    };
+    let cancel = move |_| control.set(Control::Cancel);
+    let busy = move || matches!(phase.get(), Phase::Running | Phase::Paused);
+    let trained = app.trained;
+    let model = app.model;
+    let data_set = app.data_set;
+    let needs = move || {
+        let has_data = matches!(data_set.get(), super::dataset_panel::DataSetStatus::Ready { .. });
+        let has_net = trained.get() > 0 || matches!(model.get(), super::ModelStatus::Ready(_));
+        match (has_data, has_net) {
+            (false, _) => {
+                "Needs a labelled data set (step 1) and a network: fine-tune one (step 3) or load weights (step 2)."
+            }
+            (true, false) => "Needs a network: fine-tune one (step 3) or load weights (step 2).",
+            (true, true) if trained.get() > 0 => {
+                "Ready: analyses the network fine-tuned in step 3 on its validation images."
+            }
+            (true, true) => {
+                "Ready: analyses the loaded network on the validation split below (it was not fine-tuned here)."
+            }
+        }
+    };
+
+    view! {
+        <section id="analyze" class="panel">
+            <h2>"4. Analyze"</h2>
+            <p id="analysis-needs" class="status">{needs}</p>
+            <p class="hint">{move || match app.backend.get() {
+                Some(info) => format!("Runs on the page's backend ({}): activations, and PCA of wide layers on the GPU when it is one; t-SNE iterations on the CPU for Barnes-Hut.", info.kind.label()),
+                None => String::new(),
+            }}</p>
+            <div class="settings">
+                {text_field("analysis-layers", "layers", layers, 22)}
+                <label class="setting">"t-SNE preset "
+                    <select id="analysis-preset" on:change=move |ev| {
+                        let value = event_target_value(&ev);
+                        iterations.set("1000".into());
+                        perplexity.set("30".into());
+                        preset.set(value);
+                    }>
+                        <option value="matlab" selected=move || preset.get() == "matlab">"MATLAB (the workflow's)"</option>
+                        <option value="opentsne" selected=move || preset.get() == "opentsne">"openTSNE"</option>
+                    </select>
+                </label>
+                {text_field("analysis-iterations", "iterations", iterations, 6)}
+                {text_field("analysis-perplexity", "perplexity", perplexity, 5)}
+                {text_field("analysis-seed", "seed", seed, 5)}
+                {text_field("analysis-fraction", "training fraction (without fine-tuning)", fraction, 5)}
+            </div>
+            <p>
+                <button id="analyze-run" on:click=run disabled=busy>"Analyze"</button>" "
+                <button id="analyze-pause" on:click=pause disabled=move || !busy()>
+                    {move || if phase.get() == Phase::Paused { "Resume" } else { "Pause" }}
+                </button>" "
+                <button id="analyze-cancel" on:click=cancel disabled=move || !busy()>"Cancel"</button>
+            </p>
+            <p id="analysis-source" class="status">{move || source.get()}</p>
+            <p id="analysis-progress" class="status" data-stage=move || stage.get()>{move || progress.get()}</p>
+            {move || match phase.get() {
+                Phase::Failed(e) => view! { <p id="analysis-error" class="status error">{e}</p> }.into_any(),
+                _ => ().into_any(),
+            }}
+        </section>
+    }
+}

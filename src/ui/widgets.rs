@@ -1,0 +1,32 @@
+//! Small form widgets every panel uses, so settings look and behave alike.
+
+use leptos::prelude::*;
+
+/// A labelled text box bound to `value` (numbers are typed as text and parsed by the panel,
+/// which names the setting in its message when they do not parse).
+pub fn text_field(id: &'static str, label: &'static str, value: RwSignal<String>, size: u32) -> impl IntoView {
+    view! {
+        <label class="setting">{label}" "
+            <input id=id type="text" size=size prop:value=move || value.get()
+                on:input=move |ev| value.set(event_target_value(&ev)) />
+        </label>
+    }
+}
+
+/// A labelled drop-down of `(value, text)` options bound to `value`.
+pub fn select_field(
+    id: &'static str,
+    label: &'static str,
+    value: RwSignal<String>,
+    options: &'static [(&'static str, &'static str)],
+) -> impl IntoView {
+    view! {
+        <label class="setting">{label}" "
+            <select id=id on:change=move |ev| value.set(event_target_value(&ev))>
+                {options.iter().map(|(v, text)| view! {
+                    <option value=*v selected=move || value.get() == *v>{*text}</option>
+                }).collect_view()}
+            </select>
+        </label>
+    }
+}

@@ -1,0 +1,246 @@
+// End to end: the workflow's payoff in the page. Fine-tune on three digit classes, analyse the
+// validation images (activations of pool1, conv10 and prob, one t-SNE each), then explore as a
+// person would: the three maps and the large map are drawn in the class colours, hovering a
+// point shows its image, clicking an ambiguity row circles that image in every map and opens
+// it with its class maps, a confusion cell lists its images, a lasso marks the points inside
+// it, and every export downloads with one row per image. On WebGPU (software adapter) the
+// loaded network is analysed without fine-tuning: its own classes are the predictions.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { mkdir, readdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { FIXTURES, ROOT, dropFolder, launchChromium, serveDist, loadFixtureWeights, waitForBackend } from "./helpers.mjs";
+
+let server;
+before(async () => { server = await serveDist(); });
+after(async () => { await server?.close(); });
+
+const ARTIFACTS = join(ROOT, "tests/e2e/artifacts");
+// Okabe–Ito colours of classes 0, 1 and 2 (src/analysis/palette.rs).
+const CLASS_RGB = [[0, 114, 178], [230, 159, 0], [0, 158, 115]];
+
+async function digitsFolder() {
+  const files = [];
+  for (const cls of ["0", "1", "2"]) {
+    for (const name of await readdir(join(FIXTURES, "digits3", cls))) {
+      files.push({ path: `digits3/${cls}/${name}`, bytes: await readFile(join(FIXTURES, "digits3", cls, name)) });
+    }
+  }
+  return files;
+}
+
+/** Counts, per class colour, the canvas pixels of exactly that colour. */
+function classPixels(page, selector) {
+  return page.$eval(selector, (canvas, colours) => {
+    const data = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
+    const counts = colours.map(() => 0);
+    for (let i = 0; i < data.length; i += 4) {
+      colours.forEach(([r, g, b], c) => { if (data[i] === r && data[i + 1] === g && data[i + 2] === b) counts[c]++; });
+    }
+    return counts;
+  }, CLASS_RGB);
+}
+
+/** Screen positions (page pixels) of a map's points, from its data-pixels attribute. */
+async function pointsOf(page, selector) {
+  await page.locator(selector).scrollIntoViewIfNeeded();
+  const box = await page.locator(selector).boundingBox();
+  const pixels = await page.$eval(selector, (c) => c.dataset.pixels);
+  return pixels.split(";").map((p) => p.split(",").map(Number)).map(([x, y]) => ({ x: box.x + x, y: box.y + y, cx: x, cy: y }));
+}
+
+async function runAnalysis(page, iterations, timeout) {
+  await page.fill("#analysis-iterations", String(iterations));
+  await page.click("#analyze-run");
+  await page.waitForFunction(() => document.querySelector("#analysis-progress")?.dataset.stage.startsWith("tsne"), null, { timeout });
+  await page.waitForFunction(() => ["done", "failed"].includes(document.querySelector("#analysis-progress").dataset.stage),
+    null, { timeout, polling: 250 });
+  const error = await page.$("#analysis-error");
+  assert.equal(error, null, error ? await error.textContent() : "");
+}
+
+test("fine-tune, analyse and explore on the CPU", async () => {
+  const browser = await launchChromium();
+  try {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+    const errors = [];
+    page.on("pageerror", (e) => errors.push(e.message));
+    await page.goto(`${server.url}?backend=cpu`);
+    await waitForBackend(page);
+    await loadFixtureWeights(page);
+    await dropFolder(page, "#dataset", await digitsFolder());
+    await page.waitForSelector("#dataset-summary");
+
+    // A short fine-tuning run: 1 epoch of mini-batches of 20 without augmentation.
+    await page.fill("#epochs", "1");
+    await page.fill("#batch-size", "20");
+    for (const box of ["#flip-lr", "#flip-ud", "#scale"]) await page.uncheck(box);
+    await page.click("#train-start");
+    await page.waitForSelector("#validation-accuracy", { timeout: 600_000 });
+    const trainedAccuracy = Number((await page.textContent("#validation-accuracy")).match(/([\d.]+) %/)[1]);
+    assert.match(await page.textContent("#analysis-needs"), /fine-tuned in step 3/);
+
+    // Measure the page's frame gaps while the analysis runs.
+    await page.evaluate(() => {
+      window.__maxFrameGap = 0;
+      let last = performance.now();
+      const tick = (now) => { window.__maxFrameGap = Math.max(window.__maxFrameGap, now - last); last = now; requestAnimationFrame(tick); };
+      requestAnimationFrame(tick);
+    });
+    const started = Date.now();
+    await runAnalysis(page, 400, 600_000);
+    const seconds = (Date.now() - started) / 1000;
+    const gap = await page.evaluate(() => window.__maxFrameGap);
+    console.log(`analysis of 30 validation images on the CPU: ${seconds.toFixed(1)} s; longest frame gap ${gap.toFixed(0)} ms`);
+    assert.match(await page.textContent("#analysis-source"), /fine-tuned in step 3, on its 30 validation images/);
+
+    // Three maps titled as in the workflow, and the large one, each with all 30 points in the
+    // three class colours.
+    const titles = await page.$$eval(".small-map figcaption strong", (s) => s.map((e) => e.textContent));
+    assert.deepEqual(titles, ["Max pooling activations", "Final conv activations", "Softmax activations"]);
+    assert.match(await page.textContent(".small-map:nth-child(1) .map-layer"), /pool1 · M = 200,704/);
+    for (const id of ["#map-0", "#map-1", "#map-2", "#large-map"]) {
+      assert.equal(await page.$eval(id, (c) => c.dataset.points), "30", id);
+      const counts = await classPixels(page, id);
+      assert.ok(counts.every((n) => n > 0), `${id}: pixels per class colour ${counts}`);
+    }
+    for (const i of [0, 1, 2]) {
+      assert.match(await page.textContent(`#map-quality-${i}`), /trustworthiness 0\.\d{3} · 5-NN accuracy [01]\.\d{3}/);
+    }
+    const accuracyLine = await page.textContent("#explore-accuracy");
+    assert.equal(Number(accuracyLine.match(/([\d.]+) %/)[1]), trustedRound(trainedAccuracy));
+
+    // Hover a point of the large map: the tooltip shows its image and classes.
+    const points = await pointsOf(page, "#large-map");
+    assert.equal(points.length, 30);
+    await page.mouse.move(points[7].x, points[7].y);
+    await page.waitForSelector("#map-tooltip img[src^='blob:']", { timeout: 5_000 });
+    const tip = await page.textContent("#map-tooltip");
+    assert.match(tip, /Image #\d+/);
+    assert.match(tip, /True: [012]/);
+    assert.match(tip, /Predicted: [012]/);
+    assert.match(tip, /Ambiguity: /);
+    await page.mouse.move(5, 5);
+
+    // The ambiguity table: most ambiguous first, 10 rows, then 10 more.
+    const ambiguities = await page.$$eval("#ambiguity-table .ambiguity-row td.number", (t) => t.map((e) => Number(e.textContent)));
+    assert.equal(ambiguities.length, 10);
+    assert.deepEqual(ambiguities, [...ambiguities].sort((a, b) => b - a));
+    await page.click("#ambiguity-more");
+    assert.equal(await page.$$eval("#ambiguity-table .ambiguity-row", (r) => r.length), 20);
+    const imageNumbers = () => page.$$eval("#ambiguity-table .ambiguity-row", (r) => r.map((e) => Number(e.dataset.image)));
+    await page.click("#ambiguity-table th[data-sort='image']");
+    assert.deepEqual(await imageNumbers(), Array.from({ length: 20 }, (_, i) => i + 1), "by image number, ascending");
+    await page.click("#ambiguity-table th[data-sort='image']");
+    assert.deepEqual(await imageNumbers(), Array.from({ length: 20 }, (_, i) => 30 - i), "a second click reverses it");
+    await page.click("#ambiguity-table th[data-sort='ambiguity']");
+
+    // Clicking a row selects that image everywhere: circled in every map, shown with its class maps.
+    const row = page.locator("#ambiguity-table .ambiguity-row").nth(0);
+    const image = await row.getAttribute("data-image");
+    await row.click();
+    await page.waitForFunction((n) => document.querySelector("#selection")?.dataset.image === n, image);
+    for (const id of ["#map-0", "#map-1", "#map-2", "#large-map"]) {
+      assert.equal(await page.$eval(id, (c) => c.dataset.selected), image, `${id} circles image ${image}`);
+    }
+    assert.match(await page.textContent("#selected-title"), new RegExp(`Image #${image}: Actual: [012]  Predicted: [012]`));
+    for (const id of ["#class-map-1", "#class-map-2"]) {
+      const painted = await page.$eval(id, (c) => {
+        const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+        let n = 0;
+        for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++;
+        return n;
+      });
+      assert.ok(painted > 200 * 200, `${id}: ${painted} painted pixels`);
+    }
+
+    // A confusion cell lists its images.
+    const cell = page.locator("#explore-confusion td.cell").filter({ hasText: /^[1-9]/ }).first();
+    const count = Number((await cell.textContent()).trim().split(" ")[0]);
+    await cell.click();
+    await page.waitForSelector("#gallery");
+    assert.equal(Number(await page.$eval("#gallery", (g) => g.dataset.count)), count);
+    assert.equal(await page.$$eval("#gallery .gallery-item", (g) => g.length), count);
+    await page.locator("#gallery .gallery-item").first().click();
+    assert.equal(await page.$eval("#large-map", (c) => c.dataset.marked), String(count));
+
+    // A lasso around the left half of the large map marks exactly the points inside it.
+    await page.locator("#large-map").scrollIntoViewIfNeeded();
+    const box = await page.locator("#large-map").boundingBox();
+    const lasso = [[10, 10], [box.width / 2, 10], [box.width / 2, box.height - 10], [10, box.height - 10]];
+    await page.mouse.move(box.x + lasso[0][0], box.y + lasso[0][1]);
+    await page.mouse.down();
+    for (const [x, y] of [...lasso.slice(1), lasso[0]]) await page.mouse.move(box.x + x, box.y + y, { steps: 8 });
+    await page.mouse.up();
+    const expected = points.filter((p) => p.cx > 10 && p.cx < box.width / 2 && p.cy > 10 && p.cy < box.height - 10).length;
+    assert.ok(expected > 0 && expected < 30, `the lasso should hold some points, not all (${expected})`);
+    await page.waitForFunction((n) => document.querySelector("#marked-label").textContent.startsWith(`${n} image(s) inside the lasso`), expected);
+    assert.equal(await page.$eval("#large-map", (c) => c.dataset.marked), String(expected));
+
+    // Legend toggles: switching class 0 off removes its points from every map.
+    await page.uncheck(".legend-item[data-class='0'] input");
+    const shown = Number(await page.$eval("#map-0", (c) => c.dataset.points));
+    assert.ok(shown < 30 && shown > 0, `${shown} points shown with class 0 off`);
+    await page.check(".legend-item[data-class='0'] input");
+    await page.click("#clear-marks");
+
+    // Screenshot of Explore (kept as a test artifact and shown in the README).
+    await mkdir(ARTIFACTS, { recursive: true });
+    await page.locator("#explore").screenshot({ path: join(ARTIFACTS, "explore-cpu.png") });
+
+    // Exports, with one row per validation image.
+    const downloads = {};
+    for (const name of ["map-pool1.csv", "map-conv10.csv", "map-prob.csv", "ambiguity.csv", "confusion.csv", "predictions.json", "map-prob.png"]) {
+      const [download] = await Promise.all([page.waitForEvent("download"), page.click(`button.export[data-file='${name}']`)]);
+      assert.equal(download.suggestedFilename(), name);
+      downloads[name] = await readFile(await download.path());
+    }
+    for (const name of ["map-pool1.csv", "map-conv10.csv", "map-prob.csv"]) {
+      const lines = downloads[name].toString().trim().split("\n");
+      assert.equal(lines[0], "image,file,true,predicted,ambiguity,x,y");
+      assert.equal(lines.length, 31, name);
+    }
+    assert.equal(downloads["ambiguity.csv"].toString().trim().split("\n").length, 31);
+    assert.equal(downloads["confusion.csv"].toString().trim().split("\n").length, 4);
+    assert.equal(JSON.parse(downloads["predictions.json"]).predictions.length, 30);
+    assert.deepEqual([...downloads["map-prob.png"].subarray(1, 4)].map((c) => String.fromCharCode(c)).join(""), "PNG");
+    assert.deepEqual(errors, []);
+  } finally {
+    await browser.close();
+  }
+});
+
+/** Both views print the validation accuracy to one decimal. */
+function trustedRound(x) { return Math.round(x * 10) / 10; }
+
+test("analyse a network that was not fine-tuned, on WebGPU", { timeout: 900_000 }, async () => {
+  const browser = await launchChromium({ webgpu: true });
+  try {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+    const errors = [];
+    page.on("pageerror", (e) => errors.push(e.message));
+    await page.goto(server.url);
+    assert.match(await waitForBackend(page), /Backend: WebGPU/);
+    await loadFixtureWeights(page);
+    // Two classes of ten images each: the 0.65 split leaves 3–4 validation images per class.
+    const files = (await digitsFolder()).filter((f) => !f.path.includes("/2/")).filter((_, i) => i % 3 === 0);
+    await dropFolder(page, "#dataset", files);
+    await page.waitForSelector("#dataset-summary");
+    assert.match(await page.textContent("#analysis-needs"), /loaded network/);
+    await runAnalysis(page, 200, 840_000);
+    assert.match(await page.textContent("#analysis-source"), /not fine-tuned on these classes/);
+    assert.match(await page.textContent("#explore-accuracy"), /predicts its own 1000 classes/);
+    const n = Number(await page.$eval("#map-2", (c) => c.dataset.points));
+    assert.ok(n >= 6, `${n} points`);
+    for (const id of ["#map-0", "#map-1", "#map-2", "#large-map"]) {
+      assert.equal(Number(await page.$eval(id, (c) => c.dataset.points)), n, id);
+      const counts = await classPixels(page, id);
+      assert.ok(counts[0] > 0 && counts[1] > 0, `${id}: pixels per class colour ${counts}`);
+    }
+    await mkdir(ARTIFACTS, { recursive: true });
+    await page.locator("#explore").screenshot({ path: join(ARTIFACTS, "explore-webgpu.png") });
+    assert.deepEqual(errors, []);
+  } finally {
+    await browser.close();
+  }
+});
