@@ -171,7 +171,7 @@ pub enum AnalysisStep {
 }
 
 enum Stage {
-    Activations(ActivationJob),
+    Activations(Box<ActivationJob>),
     NextMap,
     /// A layer wider than N being rotated onto its principal axes on the CPU, a block of
     /// columns per step (the Gram matrix of pool1 is seconds of work).
@@ -233,7 +233,7 @@ impl Analyzer {
             same_classes,
             config,
             device,
-            stage: Stage::Activations(job),
+            stage: Stage::Activations(Box::new(job)),
             pending: VecDeque::new(),
             activations: None,
             predictions: Vec::new(),
@@ -294,7 +294,7 @@ impl Analyzer {
                     let Stage::Activations(job) = std::mem::replace(&mut self.stage, Stage::NextMap) else {
                         unreachable!()
                     };
-                    let mut output = job.finish();
+                    let mut output = (*job).finish();
                     self.predictions = self
                         .images
                         .iter()
