@@ -16,6 +16,7 @@ pub mod palette;
 pub mod pipeline;
 pub mod predictions;
 pub mod quality;
+pub mod raster;
 pub mod sketch;
 
 pub use pipeline::{Analysis, AnalysisConfig, AnalysisError, AnalysisStep, Analyzer, LayerMap};

@@ -77,6 +77,11 @@ fn App() -> impl IntoView {
             weights_panel::load_default_weights(&engine, model).await;
         });
     }
+    // `?synthetic-points=N`: Explore filled with N synthetic points, to measure its frame
+    // times at scale (benches/explore_bench.mjs).
+    if let Some(n) = browser_files::query_param("synthetic-points").and_then(|n| n.parse::<usize>().ok()) {
+        explore::synthetic::fill(&explore, n.min(1_000_000));
+    }
 
     view! {
         <header>

@@ -29,6 +29,12 @@ async function digitsFolder() {
   return files;
 }
 
+/** Waits until a map canvas shows `value` in `data-<key>` (maps redraw in the next frame). */
+function mapShows(page, selector, key, value) {
+  return page.waitForFunction(({ selector, key, value }) => document.querySelector(selector)?.dataset[key] === value,
+    { selector, key, value }, { timeout: 5_000 });
+}
+
 /** Counts, per class colour, the canvas pixels of exactly that colour. */
 function classPixels(page, selector) {
   return page.$eval(selector, (canvas, colours) => {
@@ -100,7 +106,7 @@ test("fine-tune, analyse and explore on the CPU", async () => {
     assert.deepEqual(titles, ["Max pooling activations", "Final conv activations", "Softmax activations"]);
     assert.match(await page.textContent(".small-map:nth-child(1) .map-layer"), /pool1 · M = 200,704/);
     for (const id of ["#map-0", "#map-1", "#map-2", "#large-map"]) {
-      assert.equal(await page.$eval(id, (c) => c.dataset.points), "30", id);
+      await mapShows(page, id, "points", "30");
       const counts = await classPixels(page, id);
       assert.ok(counts.every((n) => n > 0), `${id}: pixels per class colour ${counts}`);
     }
@@ -140,9 +146,7 @@ test("fine-tune, analyse and explore on the CPU", async () => {
     const image = await row.getAttribute("data-image");
     await row.click();
     await page.waitForFunction((n) => document.querySelector("#selection")?.dataset.image === n, image);
-    for (const id of ["#map-0", "#map-1", "#map-2", "#large-map"]) {
-      assert.equal(await page.$eval(id, (c) => c.dataset.selected), image, `${id} circles image ${image}`);
-    }
+    for (const id of ["#map-0", "#map-1", "#map-2", "#large-map"]) await mapShows(page, id, "selected", image);
     assert.match(await page.textContent("#selected-title"), new RegExp(`Image #${image}: Actual: [012]  Predicted: [012]`));
     for (const id of ["#class-map-1", "#class-map-2"]) {
       const painted = await page.$eval(id, (c) => {
@@ -162,7 +166,7 @@ test("fine-tune, analyse and explore on the CPU", async () => {
     assert.equal(Number(await page.$eval("#gallery", (g) => g.dataset.count)), count);
     assert.equal(await page.$$eval("#gallery .gallery-item", (g) => g.length), count);
     await page.locator("#gallery .gallery-item").first().click();
-    assert.equal(await page.$eval("#large-map", (c) => c.dataset.marked), String(count));
+    await mapShows(page, "#large-map", "marked", String(count));
 
     // A lasso around the left half of the large map marks exactly the points inside it.
     await page.locator("#large-map").scrollIntoViewIfNeeded();
@@ -175,10 +179,11 @@ test("fine-tune, analyse and explore on the CPU", async () => {
     const expected = points.filter((p) => p.cx > 10 && p.cx < box.width / 2 && p.cy > 10 && p.cy < box.height - 10).length;
     assert.ok(expected > 0 && expected < 30, `the lasso should hold some points, not all (${expected})`);
     await page.waitForFunction((n) => document.querySelector("#marked-label").textContent.startsWith(`${n} image(s) inside the lasso`), expected);
-    assert.equal(await page.$eval("#large-map", (c) => c.dataset.marked), String(expected));
+    await mapShows(page, "#large-map", "marked", String(expected));
 
     // Legend toggles: switching class 0 off removes its points from every map.
     await page.uncheck(".legend-item[data-class='0'] input");
+    await page.waitForFunction(() => document.querySelector("#map-0").dataset.points !== "30");
     const shown = Number(await page.$eval("#map-0", (c) => c.dataset.points));
     assert.ok(shown < 30 && shown > 0, `${shown} points shown with class 0 off`);
     await page.check(".legend-item[data-class='0'] input");
@@ -230,6 +235,7 @@ test("analyse a network that was not fine-tuned, on WebGPU", { timeout: 900_000 
     await runAnalysis(page, 200, 840_000);
     assert.match(await page.textContent("#analysis-source"), /not fine-tuned on these classes/);
     assert.match(await page.textContent("#explore-accuracy"), /predicts its own 1000 classes/);
+    await page.waitForFunction(() => Number(document.querySelector("#map-2").dataset.points) > 0);
     const n = Number(await page.$eval("#map-2", (c) => c.dataset.points));
     assert.ok(n >= 6, `${n} points`);
     for (const id of ["#map-0", "#map-1", "#map-2", "#large-map"]) {

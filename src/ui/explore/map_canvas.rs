@@ -12,16 +12,19 @@ use std::f64::consts::TAU;
 
 use leptos::html::Canvas;
 use leptos::prelude::*;
-use wasm_bindgen::JsCast;
+use wasm_bindgen::{Clamped, JsCast};
 
 use super::{ExploreState, Hover};
 use crate::analysis::map_index::PointGrid;
 use crate::analysis::palette::{Shape, marker};
+use crate::analysis::raster::{Raster, Sprite, parse_hex};
 
 /// Pixels around the cursor in which a point counts as hovered or clicked.
 const PICK_RADIUS: f32 = 7.0;
 /// Movement (pixels) below which a press and release is a click rather than a drag.
 const CLICK_SLOP: f64 = 4.0;
+/// Maps with at most this many points expose their points' screen positions (`data-pixels`).
+const MAX_EXPOSED_POSITIONS: usize = 2_000;
 /// Canvas margin (pixels) around the fitted map.
 const MARGIN: f64 = 14.0;
 
@@ -49,29 +52,6 @@ enum Drag {
 
 fn context(canvas: &web_sys::HtmlCanvasElement) -> Option<web_sys::CanvasRenderingContext2d> {
     canvas.get_context("2d").ok()??.dyn_into().ok()
-}
-
-fn trace_marker(ctx: &web_sys::CanvasRenderingContext2d, shape: Shape, x: f64, y: f64, r: f64) {
-    ctx.begin_path();
-    match shape {
-        Shape::Circle => {
-            let _ = ctx.arc(x, y, r, 0.0, TAU);
-        }
-        Shape::Square => ctx.rect(x - r * 0.9, y - r * 0.9, r * 1.8, r * 1.8),
-        Shape::Triangle => {
-            ctx.move_to(x, y - r * 1.15);
-            ctx.line_to(x + r, y + r * 0.75);
-            ctx.line_to(x - r, y + r * 0.75);
-            ctx.close_path();
-        }
-        Shape::Diamond => {
-            ctx.move_to(x, y - r * 1.2);
-            ctx.line_to(x + r * 1.2, y);
-            ctx.line_to(x, y + r * 1.2);
-            ctx.line_to(x - r * 1.2, y);
-            ctx.close_path();
-        }
-    }
 }
 
 /// Screen positions (pixels) of `coords` fitted into a `size`-pixel square, with `view`.
@@ -114,62 +94,70 @@ pub fn MapCanvas(index: Signal<usize>, size: u32, large: bool, id: String) -> im
     let lasso_path = RwSignal::new(Vec::<[f32; 2]>::new());
     let side = f64::from(size);
 
-    Effect::new(move || {
-        let Some(canvas) = canvas.get() else { return };
+    // Draws with the state as it is now; called at most once per animation frame.
+    let draw = move || {
+        let Some(canvas) = canvas.get_untracked() else { return };
         let Some(ctx) = context(&canvas) else { return };
-        let maps = state.maps.get();
-        let data = state.data.get();
-        let hidden = state.hidden.get();
-        let only_wrong = state.only_wrong.get();
-        let selected = state.selected.get();
-        let marked = state.marked.get();
-        let view = view_transform.get();
-        let lasso = lasso_path.get();
-        let index = index.get();
-        ctx.set_fill_style_str("white");
-        ctx.fill_rect(0.0, 0.0, side, side);
-        let (Some(map), Some(data)) = (maps.get(index), data) else {
+        let index = index.get_untracked();
+        // Only this map's layer and coordinates (the others' may be moving).
+        let Some((layer, coords)) =
+            state.maps.with_untracked(|maps| maps.get(index).map(|m| (m.layer, m.coords.clone())))
+        else {
             let _ = canvas.set_attribute("data-points", "0");
             return;
         };
-        let _ = canvas.set_attribute("data-layer", &map.layer.to_string());
-        if map.coords.len() != 2 * data.predictions.len() {
+        let data = state.data.get_untracked();
+        let hidden = state.hidden.get_untracked();
+        let only_wrong = state.only_wrong.get_untracked();
+        let selected = state.selected.get_untracked();
+        let marked = state.marked.get_untracked();
+        let view = view_transform.get_untracked();
+        let lasso = lasso_path.get_untracked();
+        let _ = canvas.set_attribute("data-layer", &layer.to_string());
+        let Some(data) = data.filter(|d| coords.len() == 2 * d.predictions.len()) else {
+            ctx.set_fill_style_str("white");
+            ctx.fill_rect(0.0, 0.0, side, side);
             let _ = canvas.set_attribute("data-points", "0");
             return;
-        }
-        let positions = to_screen(&map.coords, side, view);
+        };
+        let positions = to_screen(&coords, side, view);
         let marked_set: std::collections::HashSet<usize> = marked.iter().copied().collect();
         let visible = |k: usize| {
             let p = &data.predictions[k];
             !hidden.get(p.truth).copied().unwrap_or(false) && !(only_wrong && (!data.same_classes || p.is_correct()))
         };
-        let radius = if large { 4.2 } else { 3.0 };
+        let radius: f32 = if large { 4.2 } else { 3.0 };
+        // Every marker rasterised into one pixel buffer and put on the canvas at once
+        // (`analysis::raster`): unmarked points first (faded when something is marked), marked
+        // ones on top; misclassified images open.
+        let mut raster = Raster::new(size as usize, size as usize, [255, 255, 255]);
+        let colours: Vec<[u8; 3]> = (0..data.classes.len()).map(|c| parse_hex(marker(c).0)).collect();
+        // One sprite per shape, filled and open.
+        let shapes = [Shape::Circle, Shape::Square, Shape::Triangle, Shape::Diamond];
+        let sprites: Vec<[Sprite; 2]> =
+            shapes.iter().map(|&s| [Sprite::new(s, radius, None), Sprite::new(s, radius, Some(1.6))]).collect();
         let mut drawn = 0;
-        // Unmarked points first (faded when something is marked), marked ones on top.
-        for pass in [false, true] {
+        for on_top in [false, true] {
             for (k, p) in data.predictions.iter().enumerate() {
-                if !visible(k)
-                    || (marked_set.contains(&k) != pass && !marked_set.is_empty())
-                    || (marked_set.is_empty() && pass)
-                {
+                if !visible(k) || (marked_set.is_empty() || marked_set.contains(&k)) != on_top {
                     continue;
                 }
-                let (colour, shape) = marker(p.truth);
-                let (x, y) = (f64::from(positions[2 * k]), f64::from(positions[2 * k + 1]));
-                ctx.set_global_alpha(if !marked_set.is_empty() && !pass { 0.18 } else { 1.0 });
-                trace_marker(&ctx, shape, x, y, radius);
-                if data.same_classes && !p.is_correct() {
-                    ctx.set_stroke_style_str(colour);
-                    ctx.set_line_width(1.8);
-                    ctx.stroke();
-                } else {
-                    ctx.set_fill_style_str(colour);
-                    ctx.fill();
-                }
+                let open = data.same_classes && !p.is_correct();
+                let shape = shapes.iter().position(|&s| s == marker(p.truth).1).unwrap_or(0);
+                let sprite = &sprites[shape][usize::from(open)];
+                raster.stamp(
+                    sprite,
+                    positions[2 * k],
+                    positions[2 * k + 1],
+                    colours[p.truth],
+                    if on_top { 1.0 } else { 0.18 },
+                );
                 drawn += 1;
             }
         }
-        ctx.set_global_alpha(1.0);
+        if let Ok(image) = web_sys::ImageData::new_with_u8_clamped_array_and_sh(Clamped(&raster.pixels), size, size) {
+            let _ = ctx.put_image_data(&image, 0.0, 0.0);
+        }
         if let Some(k) = selected.filter(|&k| k < data.predictions.len()) {
             let (x, y) = (f64::from(positions[2 * k]), f64::from(positions[2 * k + 1]));
             for (colour, width, r) in [("white", 5.0, 10.0), ("#111", 2.2, 10.0)] {
@@ -196,10 +184,35 @@ pub fn MapCanvas(index: Signal<usize>, size: u32, large: bool, id: String) -> im
         let _ = canvas.set_attribute("data-points", &drawn.to_string());
         let _ = canvas.set_attribute("data-selected", &selected.map_or(String::new(), |k| (k + 1).to_string()));
         let _ = canvas.set_attribute("data-marked", &marked.len().to_string());
-        let pixels: Vec<String> = positions.chunks_exact(2).map(|p| format!("{:.1},{:.1}", p[0], p[1])).collect();
-        let _ = canvas.set_attribute("data-pixels", &pixels.join(";"));
+        // Screen positions for tests, on maps small enough that writing them costs nothing.
+        if positions.len() <= 2 * MAX_EXPOSED_POSITIONS {
+            let pixels: Vec<String> = positions.chunks_exact(2).map(|p| format!("{:.1},{:.1}", p[0], p[1])).collect();
+            let _ = canvas.set_attribute("data-pixels", &pixels.join(";"));
+        }
         grid.set_value(Some(PointGrid::new(&positions)));
         screen.set_value(positions);
+    };
+    // Whatever changes (a pan step, a mark, a t-SNE iteration), the map is redrawn once in the
+    // next animation frame, however many changes arrive before it.
+    let frame_pending = StoredValue::new(false);
+    Effect::new(move || {
+        canvas.track();
+        index.track();
+        state.maps.track();
+        state.data.track();
+        state.hidden.track();
+        state.only_wrong.track();
+        state.selected.track();
+        state.marked.track();
+        view_transform.track();
+        lasso_path.track();
+        if !frame_pending.get_value() {
+            frame_pending.set_value(true);
+            request_animation_frame(move || {
+                frame_pending.set_value(false);
+                draw();
+            });
+        }
     });
 
     let pick = move |x: f32, y: f32| -> Option<usize> {

@@ -5,6 +5,7 @@
 mod details;
 mod exports;
 mod map_canvas;
+pub mod synthetic;
 mod tables;
 
 use std::sync::Arc;
@@ -172,20 +173,23 @@ fn SmallMap(index: usize) -> impl IntoView {
 #[component]
 fn Tooltip() -> impl IntoView {
     let state = expect_context::<ExploreState>();
+    // The content changes only when another point is under the cursor; the position follows
+    // the cursor through the style alone.
+    let shown = Memo::new(move |_| state.hover.get().map(|h| h.position));
+    let style = move || state.hover.get().map(|h| format!("left: {}px; top: {}px;", h.x + 14, h.y + 14));
     move || {
-        let hover = state.hover.get()?;
+        let position = shown.get()?;
         let data = state.data.get()?;
-        let p = data.predictions.get(hover.position)?.clone();
-        let style = format!("left: {}px; top: {}px;", hover.x + 14, hover.y + 14);
+        let p = data.predictions.get(position)?.clone();
         Some(view! {
-            <div id="map-tooltip" class="tooltip" style=style data-image=hover.position + 1>
-                <img src=data.thumbnails[hover.position].clone() alt="" />
+            <div id="map-tooltip" class="tooltip" style=style data-image=position + 1>
+                <img src=data.thumbnails[position].clone() alt="" />
                 <div>
-                    <strong>{format!("Image #{}", hover.position + 1)}</strong><br/>
+                    <strong>{format!("Image #{}", position + 1)}</strong><br/>
                     {format!("True: {}", data.classes[p.truth])}<br/>
                     {format!("Predicted: {}", data.network_classes[p.predicted])}<br/>
                     {format!("Ambiguity: {}", significant(p.ambiguity, 5))}<br/>
-                    <span class="file">{data.files[hover.position].clone()}</span>
+                    <span class="file">{data.files[position].clone()}</span>
                 </div>
             </div>
         })
