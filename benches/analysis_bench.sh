@@ -60,4 +60,33 @@ out="benches/results/analysis-$(date +%F).md"
     echo '```'
   done
 } | tee "$out"
+
+# The fair comparison: both pool1 maps scored against the exact pool1 rows (the sketch run's own
+# figure above is against its sketched rows), by the shared Python scorer.
+source scripts/lib/setup.sh
+ensure_python_venv
+cut -d, -f2 "$work/exact/map-pool1.csv" | tail -n +2 | sed "s|^|$work/data/|" >"$work/files.txt"
+xargs "$bin" activations --weights "$work/model.safetensors" --layers pool1 --out "$work/pool1.safetensors" <"$work/files.txt" 2>/dev/null
+"$LAYERLENS_PYTHON" - "$work" <<'PY' | tee -a "$out"
+import json, struct, sys
+import numpy as np
+sys.path.insert(0, "tests/tsne")
+from tsne_metrics import trustworthiness, knn_accuracy
+work = sys.argv[1]
+raw = open(f"{work}/pool1.safetensors", "rb").read()
+n = struct.unpack("<Q", raw[:8])[0]
+info = json.loads(raw[8:8 + n])["pool1"]
+start, end = info["data_offsets"]
+X = np.frombuffer(raw[8 + n + start:8 + n + end], dtype="<f4").reshape(info["shape"][0], -1).astype(np.float64)
+print()
+print("pool1 maps scored against the exact pool1 rows (tests/tsne/tsne_metrics.py):")
+print()
+print("| pool1 map from | trustworthiness (k = 12) | 5-NN accuracy |")
+print("|---|---:|---:|")
+for name in ["exact", "sketch"]:
+    rows = [l.rstrip("\n").split(",") for l in open(f"{work}/{name}/map-pool1.csv")][1:]
+    E = np.array([[float(r[-2]), float(r[-1])] for r in rows])
+    y = [r[2] for r in rows]
+    print(f"| {name} rows | {trustworthiness(X, E):.4f} | {knn_accuracy(E, y):.4f} |")
+PY
 echo "wrote $out" >&2

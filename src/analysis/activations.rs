@@ -59,7 +59,8 @@ pub enum ActivationError {
 /// How the matrices are kept.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct MatrixBudget {
-    /// A layer is kept exactly when N × M × 4 bytes is at most this; otherwise sketched.
+    /// Layers are kept exactly, in the order asked, while their N × M × 4 bytes together stay
+    /// within this; the others are sketched.
     pub max_exact_bytes: usize,
     /// Width of the sketch for layers over the budget.
     pub sketch_width: usize,
@@ -150,10 +151,17 @@ impl ActivationJob {
         }
         if self.matrices.is_empty() {
             let n = self.images.len();
+            // Layers are kept exactly, in the order asked, while they fit the budget together.
+            let mut budget_left = self.budget.max_exact_bytes;
             for &layer in &self.layers {
                 let out = &by_layer[&layer];
                 let width = out.row_len();
-                let sketch = (n.saturating_mul(width).saturating_mul(4) > self.budget.max_exact_bytes).then(|| {
+                let bytes = n.saturating_mul(width).saturating_mul(4);
+                let fits = bytes <= budget_left;
+                if fits {
+                    budget_left -= bytes;
+                }
+                let sketch = (!fits).then(|| {
                     SparseSketch::new(width, self.budget.sketch_width, self.budget.sketch_nonzeros, self.budget.seed)
                 });
                 let info = sketch.as_ref().map(SparseSketch::info);

@@ -28,8 +28,9 @@ use crate::model::squeezenet::SqueezeNet;
 /// The workflow's three layers: the first max pool, the last convolution, the softmax.
 pub const DEFAULT_LAYERS: [Layer; 3] = [Layer::Pool1, Layer::Conv10, Layer::Prob];
 
-/// A layer is kept exactly while its N × M floats take at most this (pool1 for the
-/// workflow's 341 validation images is 274 MB); wider ones are sketched.
+/// Layers are kept exactly while their N × M floats together take at most this (pool1 for the
+/// workflow's 341 validation images is 274 MB); the rest are sketched. With a network that was
+/// not fine-tuned, conv10 has 1,000 channels and is as large as pool1: it is sketched.
 pub const DEFAULT_MAX_EXACT_BYTES: usize = 384 << 20;
 
 /// Every setting of an analysis.

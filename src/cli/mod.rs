@@ -153,8 +153,9 @@ struct AnalyzeArgs {
     /// Total t-SNE iterations per map.
     #[arg(long, value_parser = parse_positive)]
     iterations: Option<usize>,
-    /// Keep a layer's rows exactly while they take at most this many MiB (N × M × 4 bytes);
-    /// wider layers are reduced by a sparse random projection as each chunk arrives.
+    /// Keep the layers' rows exactly, in the order given, while together they take at most this
+    /// many MiB (N × M × 4 bytes each); the others are reduced by a sparse random projection as
+    /// each chunk arrives.
     #[arg(long, value_name = "MiB", default_value_t = crate::analysis::pipeline::DEFAULT_MAX_EXACT_BYTES >> 20)]
     max_exact_mib: usize,
     /// Columns of that projection.

@@ -117,7 +117,7 @@ pub fn SelectionDetails() -> impl IntoView {
                     )}</h3>
                     <p class="file">{data.files[k].clone()}</p>
                     <p id="selected-top2">{format!(
-                        "{} {} · {} {} · ambiguity {}",
+                        "Likeliest {} ({}) · second {} ({}) · ambiguity {}",
                         data.network_classes[p.top2[0].0], significant(p.top2[0].1, 4),
                         data.network_classes[p.top2[1].0], significant(p.top2[1].1, 4),
                         significant(p.ambiguity, 5)
