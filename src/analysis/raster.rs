@@ -57,9 +57,9 @@ impl Raster {
     /// weight gives exactly `colour`).
     fn blend(&mut self, x: usize, y: usize, colour: [u8; 3], w: u32) {
         let i = (y * self.width + x) * 4;
-        for c in 0..3 {
-            let old = i32::from(self.pixels[i + c]);
-            self.pixels[i + c] = (old + (((i32::from(colour[c]) - old) * w as i32) >> 8)) as u8;
+        for (pixel, &target) in self.pixels[i..i + 3].iter_mut().zip(&colour) {
+            let old = i32::from(*pixel);
+            *pixel = (old + (((i32::from(target) - old) * w as i32) >> 8)) as u8;
         }
     }
 

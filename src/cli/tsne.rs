@@ -63,14 +63,10 @@ pub fn config_from_args(args: &TsneArgs, n: usize) -> Result<TsneConfig, String>
         c.exaggeration = x;
     }
     if let Some(t) = args.exaggeration_iterations {
-        // openTSNE switches the momentum when exaggeration ends; MATLAB at 250 regardless.
-        if c.momentum_switch_iter == c.exaggeration_iter {
-            c.momentum_switch_iter = t;
-        }
-        c.exaggeration_iter = t;
+        c.set_exaggeration_iterations(t);
     }
     match args.learning_rate {
-        Some(LearningRateArg::Auto) => c.learning_rate = (n as f64 / 12.0).max(50.0),
+        Some(LearningRateArg::Auto) => c.learning_rate = TsneConfig::auto_learning_rate(n),
         Some(LearningRateArg::Fixed(r)) => c.learning_rate = r,
         None => {}
     }

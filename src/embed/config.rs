@@ -132,7 +132,7 @@ impl TsneConfig {
             affinities: Affinities::Auto,
             theta: 0.5,
             n_iter: 1000,
-            learning_rate: (n as f64 / 12.0).max(50.0),
+            learning_rate: TsneConfig::auto_learning_rate(n),
             exaggeration: 12.0,
             exaggeration_iter: 250,
             momentum_early: 0.5,

@@ -52,6 +52,22 @@ impl FromStr for TsnePreset {
 }
 
 impl TsneConfig {
+    /// The learning rate `auto` stands for: max(N/12, 50) (Belkina et al. 2019; see
+    /// [`TsneConfig::opentsne`]).
+    pub fn auto_learning_rate(n: usize) -> f64 {
+        (n as f64 / 12.0).max(50.0)
+    }
+
+    /// Sets the iterations with early exaggeration. Where the momentum switched when
+    /// exaggeration ended (openTSNE), it still does; where it switches at a fixed iteration
+    /// (MATLAB, at 250), it stays.
+    pub fn set_exaggeration_iterations(&mut self, iterations: usize) {
+        if self.momentum_switch_iter == self.exaggeration_iter {
+            self.momentum_switch_iter = iterations;
+        }
+        self.exaggeration_iter = iterations;
+    }
+
     /// The configuration with its perplexity lowered to what `n` points allow (⌊(N − 1)/3⌋,
     /// at least 1), and a sentence saying so when it was. MATLAB refuses such a data set; a
     /// validation split of a few dozen images is common in a first try, and a map with a
@@ -86,5 +102,17 @@ mod tests {
         let (same, none) = TsnePreset::Matlab.config(91).fitted_to(91);
         assert_eq!(same.perplexity, 30.0);
         assert!(none.is_none());
+    }
+
+    #[test]
+    fn exaggeration_length_moves_the_momentum_switch_only_where_they_coincide() {
+        let mut open = TsnePreset::OpenTsne.config(1200);
+        assert_eq!(open.learning_rate, 100.0);
+        assert_eq!(TsneConfig::auto_learning_rate(120), 50.0);
+        open.set_exaggeration_iterations(100);
+        assert_eq!((open.exaggeration_iter, open.momentum_switch_iter), (100, 100));
+        let mut matlab = TsnePreset::Matlab.config(1200);
+        matlab.set_exaggeration_iterations(150);
+        assert_eq!((matlab.exaggeration_iter, matlab.momentum_switch_iter), (150, 250));
     }
 }

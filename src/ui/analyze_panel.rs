@@ -16,11 +16,12 @@ use super::explore::{ExploreData, MapState};
 use super::job_driver::{Ended, SteppedJob, drive};
 use super::run_control::Control;
 use super::state::app_state;
-use super::widgets::text_field;
+use super::widgets::{select_field, text_field};
 use crate::analysis::{AnalysisConfig, AnalysisError, AnalysisStep, Analyzer};
 use crate::backend::is_cpu;
 use crate::data::dataset::DataSet;
 use crate::embed::preset::TsnePreset;
+use crate::embed::{Method, TsneConfig};
 use crate::model::layers::Layer;
 
 /// Images per forward pass on the CPU: the page's own thread runs it, and four images keep
@@ -74,6 +75,11 @@ pub fn AnalyzePanel() -> impl IntoView {
     let preset = RwSignal::new("matlab".to_string());
     let iterations = RwSignal::new("1000".to_string());
     let perplexity = RwSignal::new("30".to_string());
+    let learning_rate = RwSignal::new("500".to_string());
+    let exaggeration = RwSignal::new("4".to_string());
+    let exaggeration_iterations = RwSignal::new("99".to_string());
+    let method = RwSignal::new("bh".to_string());
+    let theta = RwSignal::new("0.5".to_string());
     let seed = RwSignal::new("0".to_string());
     let fraction = RwSignal::new("0.65".to_string());
     let phase = RwSignal::new(Phase::Idle);
@@ -112,6 +118,29 @@ pub fn AnalyzePanel() -> impl IntoView {
         config.layers = unique;
         config.tsne.n_iter = number("iterations", iterations.get_untracked())? as usize;
         config.tsne.perplexity = number("perplexity", perplexity.get_untracked())?;
+        let rate = learning_rate.get_untracked();
+        config.tsne.learning_rate = if rate.trim().eq_ignore_ascii_case("auto") {
+            TsneConfig::auto_learning_rate(n)
+        } else {
+            number("learning rate", rate)?
+        };
+        config.tsne.exaggeration = number("exaggeration", exaggeration.get_untracked())?;
+        let early = exaggeration_iterations.get_untracked();
+        config.tsne.set_exaggeration_iterations(
+            early.trim().parse().map_err(|_| format!("exaggeration iterations: `{early}` is not a whole number"))?,
+        );
+        config.tsne.method = match method.get_untracked().as_str() {
+            "exact" => Method::Exact,
+            "bh" => Method::BarnesHut,
+            _ => Method::Auto,
+        };
+        let theta_text = theta.get_untracked();
+        config.tsne.theta = theta_text
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|t| t.is_finite() && *t >= 0.0)
+            .ok_or(format!("theta: `{theta_text}` is not a number ≥ 0"))?;
         config.tsne.progress_every = REDRAW_EVERY;
         Ok(config)
     };
@@ -312,8 +341,15 @@ pub fn AnalyzePanel() -> impl IntoView {
                 <label class="setting">"t-SNE preset "
                     <select id="analysis-preset" on:change=move |ev| {
                         let value = event_target_value(&ev);
-                        iterations.set("1000".into());
-                        perplexity.set("30".into());
+                        let chosen = value.parse::<TsnePreset>().unwrap_or_default();
+                        let c = chosen.config(0);
+                        iterations.set(c.n_iter.to_string());
+                        perplexity.set(c.perplexity.to_string());
+                        learning_rate.set(if chosen == TsnePreset::OpenTsne { "auto".into() } else { c.learning_rate.to_string() });
+                        exaggeration.set(c.exaggeration.to_string());
+                        exaggeration_iterations.set(c.exaggeration_iter.to_string());
+                        method.set(if c.method == Method::BarnesHut { "bh".into() } else { "auto".into() });
+                        theta.set(c.theta.to_string());
                         preset.set(value);
                     }>
                         <option value="matlab" selected=move || preset.get() == "matlab">"MATLAB (the workflow's)"</option>
@@ -322,6 +358,11 @@ pub fn AnalyzePanel() -> impl IntoView {
                 </label>
                 {text_field("analysis-iterations", "iterations", iterations, 6)}
                 {text_field("analysis-perplexity", "perplexity", perplexity, 5)}
+                {text_field("analysis-learning-rate", "learning rate", learning_rate, 6)}
+                {text_field("analysis-exaggeration", "exaggeration", exaggeration, 4)}
+                {text_field("analysis-exaggeration-iterations", "for iterations", exaggeration_iterations, 4)}
+                {select_field("analysis-method", "method", method, &[("auto", "auto"), ("exact", "exact"), ("bh", "Barnes-Hut")])}
+                {text_field("analysis-theta", "θ", theta, 4)}
                 {text_field("analysis-seed", "seed", seed, 5)}
                 {text_field("analysis-fraction", "training fraction (without fine-tuning)", fraction, 5)}
             </div>

@@ -62,7 +62,7 @@ impl Settings {
         if !rate.trim().eq_ignore_ascii_case("auto") {
             c.learning_rate = number("learning rate", rate)?;
         } else {
-            c.learning_rate = (n as f64 / 12.0).max(50.0);
+            c.learning_rate = TsneConfig::auto_learning_rate(n);
         }
         c.method = match self.method.get_untracked().as_str() {
             "exact" => Method::Exact,

@@ -93,6 +93,19 @@ test("fine-tune, analyse and explore on the CPU", async () => {
       const tick = (now) => { window.__maxFrameGap = Math.max(window.__maxFrameGap, now - last); last = now; requestAnimationFrame(tick); };
       requestAnimationFrame(tick);
     });
+    // Every t-SNE setting is editable: the presets fill them in, a bad value is refused.
+    await page.selectOption("#analysis-preset", "opentsne");
+    assert.equal(await page.inputValue("#analysis-learning-rate"), "auto");
+    assert.equal(await page.inputValue("#analysis-exaggeration"), "12");
+    await page.selectOption("#analysis-preset", "matlab");
+    assert.equal(await page.inputValue("#analysis-learning-rate"), "500");
+    assert.equal(await page.inputValue("#analysis-exaggeration-iterations"), "99");
+    assert.equal(await page.inputValue("#analysis-method"), "bh");
+    await page.fill("#analysis-theta", "-1");
+    await page.click("#analyze-run");
+    assert.match(await page.textContent("#analysis-error"), /theta: `-1` is not a number ≥ 0/);
+    await page.fill("#analysis-theta", "0.5");
+
     const started = Date.now();
     await runAnalysis(page, 400, 600_000);
     const seconds = (Date.now() - started) / 1000;
