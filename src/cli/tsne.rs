@@ -1,6 +1,5 @@
 //! `layerlens tsne`: embed the rows of a matrix file in 2-D and write them as CSV.
 
-use std::fmt::Write as _;
 use std::time::Instant;
 
 use futures_lite::future::block_on;
@@ -144,12 +143,8 @@ pub fn run(args: TsneArgs) -> Result<(), String> {
             eprintln!("iteration {}/{}  KL {kl:.4}", step.iteration, config.n_iter);
         }
     };
-    let y = runner.embedding();
-    let mut csv = String::with_capacity(y.len() * 12);
-    for p in y.chunks_exact(2) {
-        let _ = writeln!(csv, "{},{}", p[0], p[1]);
-    }
-    std::fs::write(&args.out, csv).map_err(|e| format!("cannot write {}: {e}", args.out.display()))?;
+    std::fs::write(&args.out, crate::embed::coordinates_csv(&runner.embedding()))
+        .map_err(|e| format!("cannot write {}: {e}", args.out.display()))?;
     eprintln!(
         "{} points embedded in {:.2} s; KL divergence {kl:.6} ({method}); wrote {}",
         matrix.n,

@@ -201,6 +201,16 @@ fn is_all_pairs(config: &TsneConfig, method: Method) -> bool {
     matches!((config.affinities, method), (Affinities::AllPairs, _) | (Affinities::Auto, Method::Exact))
 }
 
+/// An embedding (N×2, row-major) as CSV, one `x,y` row per point, each number in the shortest
+/// form that reads back to the same f32 (what `layerlens tsne` writes and the page downloads).
+pub fn coordinates_csv(coords: &[f32]) -> String {
+    let mut csv = String::with_capacity(coords.len() * 12);
+    for p in coords.chunks_exact(2) {
+        csv.push_str(&format!("{},{}\n", p[0], p[1]));
+    }
+    csv
+}
+
 /// Embed the rows of `data` (N×M, row-major) in 2-D, on the CPU.
 ///
 /// `progress` is called every `config.progress_every` iterations and after the last

@@ -228,3 +228,16 @@ fn digits_quality() {
         assert!(acc >= 0.985, "{name}: 5-NN accuracy {acc}");
     }
 }
+
+/// The coordinates CSV reads back to the very same f32 values, one `x,y` row per point.
+#[test]
+fn coordinates_csv_round_trips_every_f32() {
+    let coords = [1.0f32, -2.5, 0.1, f32::MAX, 1e-45, -0.0];
+    let csv = super::coordinates_csv(&coords);
+    assert_eq!(csv.lines().count(), 3);
+    let back: Vec<u32> = csv
+        .lines()
+        .flat_map(|l| l.split(',').map(|v| v.parse::<f32>().unwrap().to_bits()).collect::<Vec<_>>())
+        .collect();
+    assert_eq!(back, coords.iter().map(|v| v.to_bits()).collect::<Vec<_>>());
+}

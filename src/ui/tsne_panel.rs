@@ -10,18 +10,19 @@ use leptos::task::spawn_local;
 
 use super::browser_files::{download, file_list_handlers, read_file_list, yield_to_browser};
 use super::engine::Engine;
-use super::run_control::{Control, keep_going};
+use super::job_driver::{Ended, SteppedJob, drive};
+use super::run_control::Control;
 use super::widgets::{select_field, text_field};
 use crate::backend::BackendKind;
 use crate::data::matrix::{Matrix, MatrixOptions, read_matrix};
+use crate::embed::device_exact::DeviceTsneError;
+use crate::embed::optimizer::StepReport;
 use crate::embed::preset::TsnePreset;
-use crate::embed::runner::start;
+use crate::embed::runner::{Runner, start};
 use crate::embed::{Init, Method, TsneConfig};
 
 /// Iterations between map updates (each one reads the embedding back from the GPU).
 const REPORT_EVERY: usize = 10;
-/// CPU iterations run back to back before the page gets the thread back.
-const CPU_SLICE_MS: f64 = 12.0;
 
 #[derive(Debug, Clone, PartialEq)]
 enum Phase {
@@ -227,32 +228,29 @@ pub fn TsnePanel(engine: Engine) -> impl IntoView {
                         started.p_nnz
                     ));
                     coords.set(runner.embedding());
-                    let mut slice_start = clock();
-                    loop {
-                        if !keep_going(&control, || phase.set(Phase::Paused)).await {
-                            return Ok(true);
-                        }
-                        phase.set(Phase::Running);
-                        let step = runner.step().await.map_err(|e| e.to_string())?;
-                        if let Some(value) = step.kl {
-                            iteration.set(step.iteration);
-                            kl.set(value);
-                            coords.set(runner.embedding());
-                            progress.set(format!(
-                                "iteration {}/{}, KL {value:.4}, {:.1} s",
-                                step.iteration,
-                                config.n_iter,
-                                (clock() - started_at) / 1e3
-                            ));
-                        }
-                        if step.finished {
-                            return Ok(false);
-                        }
-                        if (runner.on_device() && step.kl.is_some()) || clock() - slice_start > CPU_SLICE_MS {
-                            yield_to_browser().await;
-                            slice_start = clock();
-                        }
-                    }
+                    phase.set(Phase::Running);
+                    let ended = drive(
+                        &mut runner,
+                        &control,
+                        || phase.set(Phase::Paused),
+                        || phase.set(Phase::Running),
+                        |runner, step| {
+                            if let Some(value) = step.kl {
+                                iteration.set(step.iteration);
+                                kl.set(value);
+                                coords.set(runner.embedding());
+                                progress.set(format!(
+                                    "iteration {}/{}, KL {value:.4}, {:.1} s",
+                                    step.iteration,
+                                    config.n_iter,
+                                    (clock() - started_at) / 1e3
+                                ));
+                            }
+                        },
+                    )
+                    .await
+                    .map_err(|e| e.to_string())?;
+                    Ok(ended == Ended::Cancelled)
                 }
                 .await;
                 match result {
@@ -276,8 +274,7 @@ pub fn TsnePanel(engine: Engine) -> impl IntoView {
     let cancel = move |_| control.set(Control::Cancel);
     let busy = move || matches!(phase.get(), Phase::Preparing | Phase::Running | Phase::Paused);
     let save = move |_| {
-        let text: String =
-            coords.with_untracked(|c| c.chunks_exact(2).map(|p| format!("{},{}\n", p[0], p[1])).collect());
+        let text: String = coords.with_untracked(|c| crate::embed::coordinates_csv(c));
         let _ = download("layerlens-tsne.csv", text.as_bytes(), "text/csv");
     };
 
@@ -342,5 +339,18 @@ pub fn TsnePanel(engine: Engine) -> impl IntoView {
                 }).collect_view())}
             </p>
         </section>
+    }
+}
+
+impl SteppedJob for Runner {
+    type Report = StepReport;
+    type Error = DeviceTsneError;
+
+    async fn step(&mut self) -> Result<StepReport, DeviceTsneError> {
+        Runner::step(self).await
+    }
+
+    fn is_finished(&self) -> bool {
+        Runner::is_finished(self)
     }
 }

@@ -209,8 +209,11 @@ pub fn MapCanvas(index: Signal<usize>, size: u32, large: bool, id: String) -> im
         if !frame_pending.get_value() {
             frame_pending.set_value(true);
             request_animation_frame(move || {
-                frame_pending.set_value(false);
-                draw();
+                // The map may have been removed from the page before its frame came.
+                if frame_pending.try_get_value().is_some() {
+                    frame_pending.set_value(false);
+                    draw();
+                }
             });
         }
     });

@@ -266,7 +266,10 @@ fn Legend() -> impl IntoView {
 #[component]
 pub fn ExplorePanel() -> impl IntoView {
     let state = expect_context::<ExploreState>();
-    let has_maps = move || state.maps.with(|m| !m.is_empty());
+    // The maps' number and layers change with a new analysis, not with every t-SNE iteration:
+    // the figures and the menu are rebuilt only then.
+    let layers = Memo::new(move |_| state.maps.with(|m| m.iter().map(|m| m.layer).collect::<Vec<_>>()));
+    let has_maps = move || layers.with(|l| !l.is_empty());
     view! {
         <section id="explore" class="panel">
             <h2>"5. Explore"</h2>
@@ -274,7 +277,7 @@ pub fn ExplorePanel() -> impl IntoView {
                 <p class="status">"Run the analysis (step 4): its maps, tables and the images behind every point appear here."</p>
             }>
                 <div class="small-maps">
-                    {move || (0..state.maps.with(Vec::len)).map(|i| view! { <SmallMap index=i /> }).collect_view()}
+                    {move || (0..layers.with(Vec::len)).map(|i| view! { <SmallMap index=i /> }).collect_view()}
                 </div>
                 <div class="large-view">
                     <div class="large-map-column">
@@ -283,9 +286,9 @@ pub fn ExplorePanel() -> impl IntoView {
                                 <select id="large-layer" on:change=move |ev| {
                                     if let Ok(i) = event_target_value(&ev).parse() { state.large.set(i) }
                                 }>
-                                    {move || state.maps.get().iter().enumerate().map(|(i, m)| view! {
+                                    {move || layers.get().into_iter().enumerate().map(|(i, layer)| view! {
                                         <option value=i.to_string() selected=move || state.large.get() == i>
-                                            {format!("{} ({})", map_title(m.layer), m.layer)}
+                                            {format!("{} ({layer})", map_title(layer))}
                                         </option>
                                     }).collect_view()}
                                 </select>
