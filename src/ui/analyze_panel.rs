@@ -311,9 +311,10 @@ pub fn AnalyzePanel() -> impl IntoView {
     let trained = app.trained;
     let model = app.model;
     let data_set = app.data_set;
+    let has_data = move || matches!(data_set.get(), super::dataset_panel::DataSetStatus::Ready { .. });
+    let has_net = move || trained.get() > 0 || matches!(model.get(), super::ModelStatus::Ready(_));
     let needs = move || {
-        let has_data = matches!(data_set.get(), super::dataset_panel::DataSetStatus::Ready { .. });
-        let has_net = trained.get() > 0 || matches!(model.get(), super::ModelStatus::Ready(_));
+        let (has_data, has_net) = (has_data(), has_net());
         match (has_data, has_net) {
             (false, _) => {
                 "Needs a labelled data set (step 1) and a network: fine-tune one (step 3) or load weights (step 2)."
@@ -333,7 +334,11 @@ pub fn AnalyzePanel() -> impl IntoView {
             <h2>"4. Analyze"</h2>
             <p id="analysis-needs" class="status">{needs}</p>
             <p class="hint">{move || match app.backend.get() {
-                Some(info) => format!("Runs on the page's backend ({}): activations, and PCA of wide layers on the GPU when it is one; t-SNE iterations on the CPU for Barnes-Hut.", info.kind.label()),
+                Some(info) if info.kind == crate::backend::BackendKind::Wgpu => format!(
+                    "Runs on {}: the activations and the PCA of wide layers on the GPU; Barnes-Hut t-SNE iterations on the CPU.",
+                    info.kind.label()
+                ),
+                Some(_) => "Runs on the CPU, on the page's own thread in short steps (the page stays usable, if slower).".to_string(),
                 None => String::new(),
             }}</p>
             <div class="settings">
@@ -367,7 +372,7 @@ pub fn AnalyzePanel() -> impl IntoView {
                 {text_field("analysis-fraction", "training fraction (without fine-tuning)", fraction, 5)}
             </div>
             <p>
-                <button id="analyze-run" on:click=run disabled=busy>"Analyze"</button>" "
+                <button id="analyze-run" on:click=run disabled=move || busy() || !has_data() || !has_net()>"Analyze"</button>" "
                 <button id="analyze-pause" on:click=pause disabled=move || !busy()>
                     {move || if phase.get() == Phase::Paused { "Resume" } else { "Pause" }}
                 </button>" "
