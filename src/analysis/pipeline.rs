@@ -13,7 +13,7 @@ use super::confusion::ConfusionMatrix;
 use super::predictions::ImagePrediction;
 use super::quality::{MapQuality, map_quality};
 use super::sketch::{DEFAULT_SKETCH_NONZEROS, DEFAULT_SKETCH_WIDTH, SketchInfo};
-use crate::backend::{BackendError, GpuFailure};
+use crate::backend::{GpuFailure, GpuFailureSource};
 use crate::data::dataset::DataSet;
 use crate::embed::device_exact::DeviceTsneError;
 use crate::embed::device_pca::device_pca;
@@ -21,7 +21,6 @@ use crate::embed::preprocess::{GramAccumulator, scores_from_gram};
 use crate::embed::preset::TsnePreset;
 use crate::embed::runner::{Runner, start};
 use crate::embed::{Method, TsneConfig};
-use crate::model::inference::DEFAULT_CHUNK;
 use crate::model::layers::Layer;
 use crate::model::squeezenet::SqueezeNet;
 
@@ -53,7 +52,7 @@ impl AnalysisConfig {
         Self {
             layers: DEFAULT_LAYERS.to_vec(),
             tsne: TsneConfig { seed, ..preset.config(n) },
-            chunk: DEFAULT_CHUNK,
+            chunk: crate::backend::INFERENCE_PASS,
             budget: MatrixBudget {
                 max_exact_bytes: DEFAULT_MAX_EXACT_BYTES,
                 sketch_width: DEFAULT_SKETCH_WIDTH,
@@ -143,12 +142,11 @@ pub enum AnalysisError {
     Tsne { layer: Layer, source: DeviceTsneError },
 }
 
-impl AnalysisError {
-    /// The GPU failure behind this error, if it is one.
-    pub fn gpu_failure(&self) -> Option<&GpuFailure> {
+impl GpuFailureSource for AnalysisError {
+    fn gpu_failure(&self) -> Option<&GpuFailure> {
         match self {
-            AnalysisError::Activations(ActivationError::Backend(BackendError::GpuFailed(f)))
-            | AnalysisError::Tsne { source: DeviceTsneError::Backend(BackendError::GpuFailed(f)), .. } => Some(f),
+            AnalysisError::Activations(ActivationError::Backend(e)) => e.gpu_failure(),
+            AnalysisError::Tsne { source, .. } => source.gpu_failure(),
             _ => None,
         }
     }

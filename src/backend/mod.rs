@@ -8,6 +8,8 @@
 //! On wasm32 a GPU read-back must be awaited (a synchronous read panics there), so every read
 //! in the core goes through [`read_f32`], which is async on every target.
 
+pub mod pass_size;
+pub mod recovery;
 #[cfg(target_arch = "wasm32")]
 pub mod webgpu;
 
@@ -16,6 +18,9 @@ use std::str::FromStr;
 
 use burn::prelude::*;
 use thiserror::Error;
+
+pub use pass_size::{GPU_MICRO_BATCH, Host, INFERENCE_PASS, PassSizes};
+pub use recovery::{GpuFailureSource, Recovery};
 
 /// The kind of device a computation runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -1,26 +1,16 @@
 //! `layerlens activations`: chosen layers' outputs for every image, as one safetensors file.
 
-use std::ops::ControlFlow;
-
-use futures_lite::future::block_on;
-
 use super::ActivationsArgs;
-use super::common::{load_inputs, load_model};
-use crate::model::inference::layer_activations;
+use super::common::{activations_of_files, load_model};
 use crate::tensor_file::write_f32_tensors;
 
 pub fn run(args: ActivationsArgs) -> Result<(), String> {
     let mut layers = args.layers.clone();
     layers.dedup();
     let (net, device) = load_model(&args.model)?;
-    let inputs = load_inputs(&args.images)?;
-    let refs: Vec<&[f32]> = inputs.iter().map(Vec::as_slice).collect();
-    let mut report = |done: usize, total: usize| {
-        eprint!("\r{done}/{total} images");
-        ControlFlow::Continue(())
-    };
-    let outputs = block_on(layer_activations(&net, &device, &refs, &layers, args.chunk, &mut report))
-        .map_err(|e| e.to_string())?;
+    let outputs = activations_of_files(&net, &device, &args.images, &layers, args.chunk, |done, total| {
+        eprint!("\r{done}/{total} images")
+    })?;
     eprintln!();
     let names: Vec<String> = outputs.iter().map(|a| a.layer.to_string()).collect();
     let shapes: Vec<Vec<usize>> = outputs.iter().map(|a| a.shape()).collect();

@@ -1,10 +1,10 @@
 //! `layerlens classify`: the top classes of each image.
 
-use futures_lite::future::block_on;
-
 use super::ClassifyArgs;
-use super::common::{load_inputs, load_model, read_file};
-use crate::model::inference::{class_probabilities, top_k};
+use super::common::{activations_of_files, load_model, read_file};
+use crate::backend::INFERENCE_PASS;
+use crate::model::inference::top_k;
+use crate::model::layers::Layer;
 
 pub fn run(args: ClassifyArgs) -> Result<(), String> {
     let labels = match &args.labels {
@@ -21,12 +21,12 @@ pub fn run(args: ClassifyArgs) -> Result<(), String> {
     if let Some(labels) = labels.as_ref().filter(|l| l.len() != net.num_classes()) {
         return Err(format!("the labels file names {} classes but the model has {}", labels.len(), net.num_classes()));
     }
-    let inputs = load_inputs(&args.images)?;
-    let refs: Vec<&[f32]> = inputs.iter().map(Vec::as_slice).collect();
-    let probabilities = block_on(class_probabilities(&net, &device, &refs)).map_err(|e| e.to_string())?;
-    for (path, probs) in args.images.iter().zip(probabilities) {
+    let prob = activations_of_files(&net, &device, &args.images, &[Layer::Prob], INFERENCE_PASS, |_, _| {})?;
+    let prob = prob.into_iter().next();
+    for (image, path) in args.images.iter().enumerate() {
+        let probs = prob.as_ref().map_or(&[][..], |p| p.row(image));
         println!("{}", path.display());
-        for (rank, (class, p)) in top_k(&probs, args.top as usize).into_iter().enumerate() {
+        for (rank, (class, p)) in top_k(probs, args.top as usize).into_iter().enumerate() {
             match &labels {
                 Some(names) => println!("  {}. {:<24} {p:.5}", rank + 1, names[class]),
                 None => println!("  {}. class {class:<5} {p:.5}", rank + 1),

@@ -8,6 +8,7 @@ mod analyze;
 mod bench;
 mod classify;
 mod common;
+mod convert;
 mod train;
 mod tsne;
 
@@ -45,6 +46,18 @@ enum Command {
     /// Measure throughput.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Convert SqueezeNet 1.1 weights (ONNX or safetensors) to the safetensors file the page loads.
+    ConvertWeights(ConvertArgs),
+}
+
+#[derive(Debug, Args)]
+struct ConvertArgs {
+    /// Weights to read: .onnx (e.g. the ONNX model zoo's squeezenet1.1-7.onnx) or .safetensors.
+    #[arg(long = "in", value_name = "FILE")]
+    input: PathBuf,
+    /// The safetensors file to write (torchvision key names, f32).
+    #[arg(long, value_name = "FILE")]
+    out: PathBuf,
 }
 
 /// Options every model-running command shares.
@@ -84,7 +97,7 @@ struct ActivationsArgs {
     #[arg(long, value_name = "OUT.safetensors")]
     out: PathBuf,
     /// Images per forward pass.
-    #[arg(long, default_value_t = crate::model::inference::DEFAULT_CHUNK, value_parser = parse_positive)]
+    #[arg(long, default_value_t = crate::backend::INFERENCE_PASS, value_parser = parse_positive)]
     chunk: usize,
     /// Image files, written to the output in this order.
     #[arg(required = true, value_name = "IMAGE")]
@@ -199,8 +212,8 @@ struct TsneArgs {
     #[arg(long)]
     exaggeration_iterations: Option<usize>,
     /// `auto` = max(N/12, 50), or a number.
-    #[arg(long, value_parser = tsne::parse_learning_rate)]
-    learning_rate: Option<tsne::LearningRateArg>,
+    #[arg(long, value_parser = str::parse::<crate::embed::preset::LearningRate>)]
+    learning_rate: Option<crate::embed::preset::LearningRate>,
     #[arg(long, value_enum)]
     init: Option<tsne::InitArg>,
     /// Reduce to this many principal components first (0 = off; openTSNE preset: 50).
@@ -296,6 +309,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
         Command::Analyze(args) => analyze::run(args),
         Command::Tsne(args) => tsne::run(args),
         Command::Bench(BenchCommand::Inference(args)) => bench::inference(args),
+        Command::ConvertWeights(args) => convert::run(args),
     };
     match result {
         Ok(()) => 0,

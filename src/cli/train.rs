@@ -10,12 +10,12 @@ use serde::Serialize;
 use super::TrainArgs;
 use super::common::load_model;
 use crate::analysis::confusion::ConfusionMatrix;
-use crate::backend::is_cpu;
+use crate::backend::{Host, PassSizes};
 use crate::data::augment::Augmentation;
 use crate::data::dataset::DataSet;
 use crate::data::sources::load_path;
 use crate::model::weights::weights_to_safetensors;
-use crate::train::{EpochMetrics, GPU_MICRO_BATCH, StepOutcome, TrainConfig, Trainer};
+use crate::train::{EpochMetrics, RunStep, StepOutcome, TrainConfig, Trainer, TrainingRun};
 
 #[derive(Serialize)]
 struct Report<'a> {
@@ -59,12 +59,12 @@ pub fn run(args: TrainArgs) -> Result<(), String> {
         learning_rate: args.learning_rate,
         train_fraction: args.train_fraction,
         seed: args.seed,
-        micro_batch: args.micro_batch.unwrap_or(if is_cpu(&device) { 0 } else { GPU_MICRO_BATCH }),
+        micro_batch: args.micro_batch.unwrap_or(PassSizes::for_device(&device, Host::Native).training),
         augmentation: if args.no_augment { Augmentation::none() } else { Augmentation::default() },
         ..TrainConfig::default()
     };
     let data = Arc::new(data);
-    let mut trainer = Trainer::new(data.clone(), net, &device, config.clone()).map_err(|e| e.to_string())?;
+    let trainer = Trainer::new(data.clone(), net, &device, config.clone()).map_err(|e| e.to_string())?;
     let split = trainer.split().clone();
     eprintln!(
         "split: {} training, {} validation images; {} iterations per epoch",
@@ -73,12 +73,12 @@ pub fn run(args: TrainArgs) -> Result<(), String> {
         trainer.iterations_per_epoch()
     );
     let start = Instant::now();
-    let base = block_on(trainer.baseline()).map_err(|e| e.to_string())?;
-    eprintln!("epoch 0: validation loss {:.4}, accuracy {:.3}", base.validation_loss, base.validation_accuracy);
     let total_iterations = trainer.iterations_per_epoch() * config.epochs;
+    let mut run = TrainingRun::new(trainer);
+    let mut seconds = None;
     loop {
-        match block_on(trainer.step()).map_err(|e| e.to_string())? {
-            StepOutcome::Iteration(m) => {
+        match block_on(run.step()).map_err(|e| e.to_string())? {
+            RunStep::Training(StepOutcome::Iteration(m)) => {
                 let elapsed = start.elapsed().as_secs_f64();
                 let eta = elapsed / m.iteration as f64 * (total_iterations - m.iteration) as f64;
                 eprintln!(
@@ -86,7 +86,10 @@ pub fn run(args: TrainArgs) -> Result<(), String> {
                     m.epoch, config.epochs, m.iteration, total_iterations, m.loss, m.accuracy, eta
                 );
             }
-            StepOutcome::EpochEnd(m) => eprintln!(
+            RunStep::Training(StepOutcome::EpochEnd(m)) if m.epoch == 0 => {
+                eprintln!("epoch 0: validation loss {:.4}, accuracy {:.3}", m.validation_loss, m.validation_accuracy)
+            }
+            RunStep::Training(StepOutcome::EpochEnd(m)) => eprintln!(
                 "epoch {} done: train loss {:.4}, accuracy {:.3}; validation loss {:.4}, accuracy {:.3} ({:.1} s)",
                 m.epoch,
                 m.train_loss,
@@ -95,17 +98,21 @@ pub fn run(args: TrainArgs) -> Result<(), String> {
                 m.validation_accuracy,
                 start.elapsed().as_secs_f64()
             ),
-            StepOutcome::Validating { .. } | StepOutcome::Accumulating { .. } => {}
-            StepOutcome::Finished => break,
+            RunStep::Training(_) => {}
+            RunStep::Evaluating { .. } => {
+                seconds.get_or_insert(start.elapsed().as_secs_f64());
+            }
+            RunStep::Finished => break,
         }
     }
-    let seconds = start.elapsed().as_secs_f64();
-    let evaluation = block_on(trainer.final_evaluation()).map_err(|e| e.to_string())?;
+    let seconds = seconds.unwrap_or_else(|| start.elapsed().as_secs_f64());
+    let trainer = run.trainer();
+    let outcome = run.outcome().ok_or("training ended without a result")?;
+    let evaluation = &outcome.evaluation;
     eprintln!("validation accuracy (best epoch's weights): {:.4}", evaluation.accuracy);
-    let confusion = ConfusionMatrix::of(&evaluation, data.classes.len());
+    let confusion = ConfusionMatrix::of(evaluation, data.classes.len());
 
-    let weights = block_on(trainer.best_weights()).map_err(|e| e.to_string())?;
-    let bytes = weights_to_safetensors(&weights).map_err(|e| e.to_string())?;
+    let bytes = weights_to_safetensors(&outcome.weights).map_err(|e| e.to_string())?;
     std::fs::write(&args.out, bytes).map_err(|e| format!("cannot write {}: {e}", args.out.display()))?;
     let classes_path = args.out.with_extension("classes.txt");
     std::fs::write(&classes_path, data.classes.join("\n") + "\n")

@@ -31,24 +31,6 @@ pub enum InitArg {
     Random,
 }
 
-/// `--learning-rate auto|X`.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum LearningRateArg {
-    /// max(N/12, 50) (Belkina et al. 2019).
-    Auto,
-    Fixed(f64),
-}
-
-pub fn parse_learning_rate(s: &str) -> Result<LearningRateArg, String> {
-    if s.eq_ignore_ascii_case("auto") {
-        return Ok(LearningRateArg::Auto);
-    }
-    match s.parse::<f64>() {
-        Ok(r) if r > 0.0 && r.is_finite() => Ok(LearningRateArg::Fixed(r)),
-        _ => Err(format!("`{s}` is neither `auto` nor a positive number")),
-    }
-}
-
 /// The configuration the flags describe for `n` points: the preset, then each flag given.
 pub fn config_from_args(args: &TsneArgs, n: usize) -> Result<TsneConfig, String> {
     let mut c = args.preset.config(n);
@@ -64,10 +46,8 @@ pub fn config_from_args(args: &TsneArgs, n: usize) -> Result<TsneConfig, String>
     if let Some(t) = args.exaggeration_iterations {
         c.set_exaggeration_iterations(t);
     }
-    match args.learning_rate {
-        Some(LearningRateArg::Auto) => c.learning_rate = TsneConfig::auto_learning_rate(n),
-        Some(LearningRateArg::Fixed(r)) => c.learning_rate = r,
-        None => {}
+    if let Some(rate) = args.learning_rate {
+        c.learning_rate = rate.for_points(n);
     }
     match args.init {
         Some(InitArg::Pca) => c.init = Init::Pca,
@@ -119,10 +99,7 @@ pub fn run(args: TsneArgs) -> Result<(), String> {
     let started =
         block_on(start(&matrix.values, matrix.n, matrix.m, &config, device.as_ref())).map_err(|e| e.to_string())?;
     let mut runner = started.runner;
-    let method = match started.method {
-        Method::Exact => "exact",
-        _ => "Barnes-Hut",
-    };
+    let method = started.method.label();
     let place = if runner.on_device() { args.backend.label() } else { "CPU" };
     eprintln!(
         "{method} gradient on the {place}; PCA {}; P has {} entries; prepared in {:.2} s",

@@ -3,6 +3,7 @@
 
 pub mod augment;
 pub mod dataset;
+pub mod demo;
 pub mod image_input;
 pub mod matrix;
 pub mod sources;

@@ -22,6 +22,21 @@ pub enum Method {
 }
 
 impl Method {
+    /// Every method with the name typed for it (CLI flags, the page's choices) and the label
+    /// the user reads, so both front ends name them the same.
+    pub const CHOICES: [(Method, &'static str, &'static str); 3] =
+        [(Method::Auto, "auto", "auto"), (Method::Exact, "exact", "exact"), (Method::BarnesHut, "bh", "Barnes-Hut")];
+
+    /// The short name (`auto`, `exact`, `bh`).
+    pub fn name(self) -> &'static str {
+        Self::CHOICES.iter().find(|c| c.0 == self).map_or("auto", |c| c.1)
+    }
+
+    /// The name the user reads (`Barnes-Hut` for `bh`).
+    pub fn label(self) -> &'static str {
+        Self::CHOICES.iter().find(|c| c.0 == self).map_or("auto", |c| c.2)
+    }
+
     /// The method actually used for `n` points.
     pub fn resolve(self, n: usize) -> Method {
         match self {
@@ -29,6 +44,19 @@ impl Method {
             Method::Auto => Method::BarnesHut,
             m => m,
         }
+    }
+}
+
+impl std::str::FromStr for Method {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        Self::CHOICES
+            .iter()
+            .find(|c| c.1.eq_ignore_ascii_case(s) || c.2.eq_ignore_ascii_case(s))
+            .map(|c| c.0)
+            .ok_or_else(|| format!("unknown t-SNE method `{s}`; use auto, exact or bh (Barnes-Hut)"))
     }
 }
 

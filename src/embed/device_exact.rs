@@ -49,6 +49,15 @@ pub enum DeviceTsneError {
     TooManyPoints { n: usize, max: usize },
 }
 
+impl crate::backend::GpuFailureSource for DeviceTsneError {
+    fn gpu_failure(&self) -> Option<&crate::backend::GpuFailure> {
+        match self {
+            DeviceTsneError::Backend(e) => e.gpu_failure(),
+            _ => None,
+        }
+    }
+}
+
 /// The parts of the exact gradient at one embedding (see `gradient.rs`):
 /// ∂C/∂y = 4 (α A − R / Z).
 #[derive(Debug, Clone, PartialEq)]

@@ -51,6 +51,40 @@ impl FromStr for TsnePreset {
     }
 }
 
+/// A learning rate as the user gives it: `auto` (which depends on N, so it is resolved once
+/// N is known) or a number.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum LearningRate {
+    /// [`TsneConfig::auto_learning_rate`].
+    Auto,
+    Fixed(f64),
+}
+
+impl LearningRate {
+    /// The rate for `n` points.
+    pub fn for_points(self, n: usize) -> f64 {
+        match self {
+            LearningRate::Auto => TsneConfig::auto_learning_rate(n),
+            LearningRate::Fixed(rate) => rate,
+        }
+    }
+}
+
+impl FromStr for LearningRate {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        if s.eq_ignore_ascii_case("auto") {
+            return Ok(LearningRate::Auto);
+        }
+        match s.parse::<f64>() {
+            Ok(rate) if rate > 0.0 && rate.is_finite() => Ok(LearningRate::Fixed(rate)),
+            _ => Err(format!("`{s}` is neither `auto` nor a positive number")),
+        }
+    }
+}
+
 impl TsneConfig {
     /// The learning rate `auto` stands for: max(N/12, 50) (Belkina et al. 2019; see
     /// [`TsneConfig::opentsne`]).
@@ -102,6 +136,19 @@ mod tests {
         let (same, none) = TsnePreset::Matlab.config(91).fitted_to(91);
         assert_eq!(same.perplexity, 30.0);
         assert!(none.is_none());
+    }
+
+    #[test]
+    fn method_and_learning_rate_names_round_trip() {
+        for (method, name, label) in crate::embed::Method::CHOICES {
+            assert_eq!(name.parse::<crate::embed::Method>(), Ok(method));
+            assert_eq!(label.parse::<crate::embed::Method>(), Ok(method));
+            assert_eq!((method.name(), method.label()), (name, label));
+        }
+        assert!("fft".parse::<crate::embed::Method>().unwrap_err().contains("bh"));
+        assert_eq!("AUTO".parse::<LearningRate>().map(|r| r.for_points(1200)), Ok(100.0));
+        assert_eq!(" 500 ".parse::<LearningRate>(), Ok(LearningRate::Fixed(500.0)));
+        assert!("-1".parse::<LearningRate>().is_err() && "NaN".parse::<LearningRate>().is_err());
     }
 
     #[test]

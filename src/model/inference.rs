@@ -5,18 +5,14 @@
 //! are read back (asynchronously) before the next starts. The same code serves the CLI, the
 //! page and the tests.
 
-use std::ops::ControlFlow;
+use std::ops::{ControlFlow, Range};
 
 use burn::prelude::*;
 
 use super::layers::Layer;
 use super::squeezenet::SqueezeNet;
-use crate::backend::{BackendError, read_f32};
+use crate::backend::{BackendError, INFERENCE_PASS, read_f32};
 use crate::data::image_input::{INPUT_SIZE, INPUT_VALUES};
-
-/// Images per forward pass by default: conv1's output for 16 images is 52 MB, well inside
-/// WebGPU's default 128 MiB binding limit, and large enough to keep a GPU busy.
-pub const DEFAULT_CHUNK: usize = 16;
 
 /// One layer's outputs for every image, flattened per image in C-H-W order.
 #[derive(Debug, Clone, PartialEq)]
@@ -81,9 +77,61 @@ pub async fn run_chunk(
     Ok(result)
 }
 
-/// Runs every image through the network in chunks of `chunk` and gathers the requested
-/// layers. `progress(done, total)` is called after each chunk; returning `Break` stops early
-/// (the images done so far are returned).
+/// The network's outputs for a list of images, one chunk per [`ActivationPass::step`]. The
+/// caller decodes only the chunk asked for ([`ActivationPass::next_chunk`]), so a long list of
+/// files is never held preprocessed all at once (3×227×227 floats, 618 KB per image).
+pub struct ActivationPass {
+    layers: Vec<Layer>,
+    chunk: usize,
+    total: usize,
+    done: usize,
+    gathered: Vec<LayerActivations>,
+}
+
+impl ActivationPass {
+    /// A pass over `total` images in chunks of `chunk`, gathering `layers` in that order.
+    pub fn new(layers: &[Layer], total: usize, chunk: usize) -> Self {
+        Self { layers: layers.to_vec(), chunk: chunk.max(1), total, done: 0, gathered: Vec::new() }
+    }
+
+    /// The images the next step wants, as positions in the caller's list (empty when done).
+    pub fn next_chunk(&self) -> Range<usize> {
+        self.done..(self.done + self.chunk).min(self.total)
+    }
+
+    /// Images done so far, and in all.
+    pub fn progress(&self) -> (usize, usize) {
+        (self.done, self.total)
+    }
+
+    pub fn is_done(&self) -> bool {
+        self.done >= self.total
+    }
+
+    /// Runs the images of [`ActivationPass::next_chunk`], given preprocessed and in order.
+    pub async fn step(&mut self, net: &SqueezeNet, device: &Device, inputs: &[&[f32]]) -> Result<(), BackendError> {
+        assert_eq!(inputs.len(), self.next_chunk().len(), "a step takes exactly the images of next_chunk()");
+        let part = run_chunk(net, device, inputs, &self.layers).await?;
+        if self.gathered.is_empty() {
+            self.gathered = part;
+        } else {
+            for (all, new) in self.gathered.iter_mut().zip(part) {
+                all.values.extend(new.values);
+            }
+        }
+        self.done += inputs.len();
+        Ok(())
+    }
+
+    /// The gathered layers, in the order asked (empty when no image was run).
+    pub fn finish(self) -> Vec<LayerActivations> {
+        self.gathered
+    }
+}
+
+/// Runs already preprocessed images through the network in chunks of `chunk` and gathers the
+/// requested layers. `progress(done, total)` is called after each chunk; returning `Break`
+/// stops early (the images done so far are returned).
 pub async fn layer_activations(
     net: &SqueezeNet,
     device: &Device,
@@ -92,23 +140,16 @@ pub async fn layer_activations(
     chunk: usize,
     progress: &mut dyn FnMut(usize, usize) -> ControlFlow<()>,
 ) -> Result<Vec<LayerActivations>, BackendError> {
-    let mut gathered: Vec<LayerActivations> = Vec::new();
-    let mut done = 0;
-    for batch in images.chunks(chunk.max(1)) {
-        let part = run_chunk(net, device, batch, layers).await?;
-        if gathered.is_empty() {
-            gathered = part;
-        } else {
-            for (all, new) in gathered.iter_mut().zip(part) {
-                all.values.extend(new.values);
-            }
-        }
-        done += batch.len();
-        if progress(done, images.len()).is_break() {
+    let mut pass = ActivationPass::new(layers, images.len(), chunk);
+    while !pass.is_done() {
+        let range = pass.next_chunk();
+        pass.step(net, device, &images[range]).await?;
+        let (done, total) = pass.progress();
+        if progress(done, total).is_break() {
             break;
         }
     }
-    Ok(gathered)
+    Ok(pass.finish())
 }
 
 /// Class probabilities (softmax) for every image, one `Vec` of K values per image.
@@ -118,7 +159,7 @@ pub async fn class_probabilities(
     images: &[&[f32]],
 ) -> Result<Vec<Vec<f32>>, BackendError> {
     let prob =
-        layer_activations(net, device, images, &[Layer::Prob], DEFAULT_CHUNK, &mut |_, _| ControlFlow::Continue(()))
+        layer_activations(net, device, images, &[Layer::Prob], INFERENCE_PASS, &mut |_, _| ControlFlow::Continue(()))
             .await?;
     let prob = prob.into_iter().next().expect("one layer asked, one returned");
     Ok((0..prob.rows()).map(|i| prob.row(i).to_vec()).collect())

@@ -5,12 +5,7 @@ use serde::Serialize;
 
 use crate::data::augment::Augmentation;
 
-/// Images per forward/backward pass on a GPU unless set otherwise. 128 MiB per storage
-/// binding is all WebGPU guarantees (cubecl asks for the adapter's own limit, often larger, but
-/// lavapipe's is that): a whole mini-batch of 128 needs a 196 MiB buffer and fails to allocate
-/// there (measured natively), while conv1's output for 32 images is 105 MB. Gradient
-/// accumulation keeps the update the whole mini-batch's.
-pub const GPU_MICRO_BATCH: usize = 32;
+pub use crate::backend::GPU_MICRO_BATCH;
 
 /// Everything the user can set before training starts.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -47,7 +42,7 @@ impl Default for TrainConfig {
             train_fraction: 0.65,
             seed: 0,
             micro_batch: 0,
-            evaluation_chunk: 16,
+            evaluation_chunk: crate::backend::INFERENCE_PASS,
             dropout: 0.5,
             augmentation: Augmentation::default(),
         }

@@ -9,9 +9,11 @@
 mod batch;
 mod config;
 mod evaluate;
+mod run;
 mod trainer;
 
 pub use batch::prepare_input;
 pub use config::{GPU_MICRO_BATCH, TrainConfig};
 pub use evaluate::{Evaluation, Evaluator};
+pub use run::{RunStep, TrainingOutcome, TrainingRun};
 pub use trainer::{Checkpoint, EpochMetrics, IterationMetrics, StepOutcome, TrainError, Trainer};

@@ -37,13 +37,12 @@ pub enum TrainError {
     Checkpoint(#[from] ExportError),
 }
 
-impl TrainError {
-    /// The GPU failure behind this error, if it is one (out of memory, device lost): the
-    /// cases where going on from the last [`Checkpoint`] elsewhere makes sense.
-    pub fn gpu_failure(&self) -> Option<&crate::backend::GpuFailure> {
+/// The GPU failures behind a training error (out of memory, device lost) are the cases where
+/// going on from the last [`Checkpoint`] elsewhere makes sense.
+impl crate::backend::GpuFailureSource for TrainError {
+    fn gpu_failure(&self) -> Option<&crate::backend::GpuFailure> {
         match self {
-            TrainError::Device(BackendError::GpuFailed(f))
-            | TrainError::Checkpoint(ExportError::Read(BackendError::GpuFailed(f))) => Some(f),
+            TrainError::Device(e) | TrainError::Checkpoint(ExportError::Read(e)) => e.gpu_failure(),
             _ => None,
         }
     }
@@ -484,7 +483,12 @@ impl Trainer {
 
     /// An evaluator of the validation split with the best network, to run chunk by chunk.
     pub fn final_evaluator(&self) -> Evaluator {
-        Evaluator::new(self.best_model(), self.split.validation.clone(), self.config.evaluation_chunk)
+        self.final_evaluator_of(self.best_model())
+    }
+
+    /// An evaluator of the validation split with `net` (the caller's copy of the best network).
+    pub fn final_evaluator_of(&self, net: SqueezeNet) -> Evaluator {
+        Evaluator::new(net, self.split.validation.clone(), self.config.evaluation_chunk)
     }
 
     /// Classifies the validation split with the best network: scores, labels, confusion.

@@ -16,17 +16,14 @@ use super::explore::{ExploreData, MapState};
 use super::job_driver::{Ended, SteppedJob, drive};
 use super::run_control::Control;
 use super::state::app_state;
-use super::widgets::{select_field, text_field};
+use super::tsne_settings::TsneSettings;
+use super::widgets::text_field;
 use crate::analysis::{AnalysisConfig, AnalysisError, AnalysisStep, Analyzer};
-use crate::backend::is_cpu;
+use crate::backend::{BackendKind, GpuFailure, GpuFailureKind, Host, PassSizes, Recovery, is_cpu};
 use crate::data::dataset::DataSet;
 use crate::embed::preset::TsnePreset;
-use crate::embed::{Method, TsneConfig};
 use crate::model::layers::Layer;
 
-/// Images per forward pass on the CPU: the page's own thread runs it, and four images keep
-/// each step near a third of a second in Chromium here.
-const CPU_CHUNK: usize = 4;
 /// Iterations between live redraws of a map.
 const REDRAW_EVERY: usize = 10;
 
@@ -50,7 +47,20 @@ enum Phase {
     Paused,
     Done,
     Cancelled,
+    /// The GPU failed while `pass` images went through the network at a time.
+    Interrupted {
+        failure: GpuFailure,
+        pass: usize,
+    },
     Failed(String),
+}
+
+/// How to start an analysis: normally on the page's backend with its pass size; after a GPU
+/// failure, on the CPU or with smaller passes.
+#[derive(Debug, Clone, Copy, Default)]
+struct Launch {
+    on_cpu: bool,
+    pass: Option<usize>,
 }
 
 /// PNG thumbnails as object URLs, in the order of `images`.
@@ -72,15 +82,7 @@ pub fn AnalyzePanel() -> impl IntoView {
     let explore = app.explore;
     let engine = app.engine.get_value();
     let layers = RwSignal::new("pool1, conv10, prob".to_string());
-    let preset = RwSignal::new("matlab".to_string());
-    let iterations = RwSignal::new("1000".to_string());
-    let perplexity = RwSignal::new("30".to_string());
-    let learning_rate = RwSignal::new("500".to_string());
-    let exaggeration = RwSignal::new("4".to_string());
-    let exaggeration_iterations = RwSignal::new("99".to_string());
-    let method = RwSignal::new("bh".to_string());
-    let theta = RwSignal::new("0.5".to_string());
-    let seed = RwSignal::new("0".to_string());
+    let tsne = TsneSettings::new(TsnePreset::Matlab);
     let fraction = RwSignal::new("0.65".to_string());
     let phase = RwSignal::new(Phase::Idle);
     let progress = RwSignal::new(String::new());
@@ -89,18 +91,6 @@ pub fn AnalyzePanel() -> impl IntoView {
     let control = Rc::new(Cell::new(Control::Run));
 
     let settings = move |n: usize| -> Result<AnalysisConfig, String> {
-        let number = |what: &str, text: String| -> Result<f64, String> {
-            text.trim()
-                .parse::<f64>()
-                .ok()
-                .filter(|v| v.is_finite() && *v > 0.0)
-                .ok_or(format!("{what}: `{text}` is not a positive number"))
-        };
-        let seed: u64 = seed
-            .get_untracked()
-            .trim()
-            .parse()
-            .map_err(|_| format!("seed: `{}` is not a whole number", seed.get_untracked()))?;
         let chosen: Vec<Layer> = layers
             .get_untracked()
             .split(',')
@@ -114,48 +104,32 @@ pub fn AnalyzePanel() -> impl IntoView {
                 unique.push(layer);
             }
         }
-        let mut config = AnalysisConfig::new(preset.get_untracked().parse::<TsnePreset>()?, n, seed);
+        let mut config = AnalysisConfig::new(tsne.preset.get_untracked(), n, tsne.seed()?);
         config.layers = unique;
-        config.tsne.n_iter = number("iterations", iterations.get_untracked())? as usize;
-        config.tsne.perplexity = number("perplexity", perplexity.get_untracked())?;
-        let rate = learning_rate.get_untracked();
-        config.tsne.learning_rate = if rate.trim().eq_ignore_ascii_case("auto") {
-            TsneConfig::auto_learning_rate(n)
-        } else {
-            number("learning rate", rate)?
-        };
-        config.tsne.exaggeration = number("exaggeration", exaggeration.get_untracked())?;
-        let early = exaggeration_iterations.get_untracked();
-        config.tsne.set_exaggeration_iterations(
-            early.trim().parse().map_err(|_| format!("exaggeration iterations: `{early}` is not a whole number"))?,
-        );
-        config.tsne.method = match method.get_untracked().as_str() {
-            "exact" => Method::Exact,
-            "bh" => Method::BarnesHut,
-            _ => Method::Auto,
-        };
-        let theta_text = theta.get_untracked();
-        config.tsne.theta = theta_text
-            .trim()
-            .parse::<f64>()
-            .ok()
-            .filter(|t| t.is_finite() && *t >= 0.0)
-            .ok_or(format!("theta: `{theta_text}` is not a number ≥ 0"))?;
+        config.tsne = tsne.config(n)?;
         config.tsne.progress_every = REDRAW_EVERY;
         Ok(config)
     };
 
-    let run = {
+    let launch = {
         let control = control.clone();
-        move |_| {
+        move |how: Launch| {
             let fraction_value = match fraction.get_untracked().trim().parse::<f64>() {
                 Ok(f) if f > 0.0 && f < 1.0 => f,
                 _ => {
                     return phase.set(Phase::Failed("training fraction: a number between 0 and 1".into()));
                 }
             };
-            let seed_value = seed.get_untracked().trim().parse::<u64>().unwrap_or(0);
-            let inputs = match engine.analysis_inputs(fraction_value, seed_value) {
+            let seed_value = tsne.seed().unwrap_or(0);
+            // A lost device is gone for the whole page: everything moves to the CPU.
+            if how.on_cpu
+                && app.backend.get_untracked().is_some_and(|b| b.kind != BackendKind::Cpu)
+                && let Phase::Interrupted { failure, .. } = phase.get_untracked()
+                && failure.kind == GpuFailureKind::Lost
+            {
+                app.backend.set(Some(engine.fall_back_to_cpu(&failure.to_string())));
+            }
+            let inputs = match engine.analysis_inputs(fraction_value, seed_value, how.on_cpu) {
                 Ok(inputs) => inputs,
                 Err(e) => return phase.set(Phase::Failed(e)),
             };
@@ -163,10 +137,10 @@ pub fn AnalyzePanel() -> impl IntoView {
                 Ok(config) => config,
                 Err(e) => return phase.set(Phase::Failed(e)),
             };
-            if is_cpu(&inputs.device) {
-                config.chunk = CPU_CHUNK;
-            }
-            source.set(format!("Analysing {}.", inputs.description));
+            config.chunk = how.pass.unwrap_or(PassSizes::for_device(&inputs.device, Host::PageThread).inference);
+            let pass = config.chunk;
+            let place = if is_cpu(&inputs.device) { "the CPU" } else { "the GPU" };
+            source.set(format!("Analysing {} on {place}, {pass} image(s) per pass.", inputs.description));
             explore.clear();
             explore.hidden.set(vec![false; inputs.data.classes.len()]);
             explore.maps.set(
@@ -205,7 +179,7 @@ pub fn AnalyzePanel() -> impl IntoView {
                 yield_to_browser().await;
                 let started = js_sys::Date::now();
                 let mut published = false;
-                let result = drive(
+                let ended = drive(
                     &mut analyzer,
                     &control,
                     || phase.set(Phase::Paused),
@@ -272,8 +246,8 @@ pub fn AnalyzePanel() -> impl IntoView {
                 )
                 .await;
                 let seconds = (js_sys::Date::now() - started) / 1e3;
-                match result {
-                    Ok(ended) => {
+                match ended {
+                    Ended::Finished | Ended::Cancelled => {
                         let analysis = analyzer.finish();
                         let maps_done = analysis.maps.len();
                         explore.analysis.set(Some(Arc::new(analysis)));
@@ -288,20 +262,28 @@ pub fn AnalyzePanel() -> impl IntoView {
                             phase.set(Phase::Done);
                         }
                     }
-                    Err(e) => {
-                        let message = match e.gpu_failure() {
-                            Some(failure) => format!(
-                                "The analysis stopped: {failure}. Reload the page with ?backend=cpu to run it on the CPU."
-                            ),
-                            None => format!("The analysis stopped: {e}"),
-                        };
+                    Ended::GpuFailed(failure) => {
+                        stage.set("interrupted".into());
+                        phase.set(Phase::Interrupted { failure, pass });
+                    }
+                    Ended::Failed(message) => {
                         stage.set("failed".into());
-                        phase.set(Phase::Failed(message));
+                        phase.set(Phase::Failed(format!("The analysis stopped: {message}")));
                     }
                 }
             });
         }
     };
+    let launch = StoredValue::new_local(launch);
+    let run = move |_| launch.with_value(|go| go(Launch::default()));
+    // Another part of the page (the demo) asks for an analysis.
+    Effect::new(move |previous: Option<u32>| {
+        let asked = app.analyze_request.get();
+        if previous.is_some_and(|p| p != asked) && !matches!(phase.get_untracked(), Phase::Running | Phase::Paused) {
+            launch.with_value(|go| go(Launch::default()));
+        }
+        asked
+    });
     let pause = {
         let control = control.clone();
         move |_| control.set(control.get().toggled())
@@ -334,7 +316,7 @@ pub fn AnalyzePanel() -> impl IntoView {
             <h2>"4. Analyze"</h2>
             <p id="analysis-needs" class="status">{needs}</p>
             <p class="hint">{move || match app.backend.get() {
-                Some(info) if info.kind == crate::backend::BackendKind::Wgpu => format!(
+                Some(info) if info.kind == BackendKind::Wgpu => format!(
                     "Runs on {}: the activations and the PCA of wide layers on the GPU; Barnes-Hut t-SNE iterations on the CPU.",
                     info.kind.label()
                 ),
@@ -343,32 +325,7 @@ pub fn AnalyzePanel() -> impl IntoView {
             }}</p>
             <div class="settings">
                 {text_field("analysis-layers", "layers", layers, 22)}
-                <label class="setting">"t-SNE preset "
-                    <select id="analysis-preset" on:change=move |ev| {
-                        let value = event_target_value(&ev);
-                        let chosen = value.parse::<TsnePreset>().unwrap_or_default();
-                        let c = chosen.config(0);
-                        iterations.set(c.n_iter.to_string());
-                        perplexity.set(c.perplexity.to_string());
-                        learning_rate.set(if chosen == TsnePreset::OpenTsne { "auto".into() } else { c.learning_rate.to_string() });
-                        exaggeration.set(c.exaggeration.to_string());
-                        exaggeration_iterations.set(c.exaggeration_iter.to_string());
-                        method.set(if c.method == Method::BarnesHut { "bh".into() } else { "auto".into() });
-                        theta.set(c.theta.to_string());
-                        preset.set(value);
-                    }>
-                        <option value="matlab" selected=move || preset.get() == "matlab">"MATLAB (the workflow's)"</option>
-                        <option value="opentsne" selected=move || preset.get() == "opentsne">"openTSNE"</option>
-                    </select>
-                </label>
-                {text_field("analysis-iterations", "iterations", iterations, 6)}
-                {text_field("analysis-perplexity", "perplexity", perplexity, 5)}
-                {text_field("analysis-learning-rate", "learning rate", learning_rate, 6)}
-                {text_field("analysis-exaggeration", "exaggeration", exaggeration, 4)}
-                {text_field("analysis-exaggeration-iterations", "for iterations", exaggeration_iterations, 4)}
-                {select_field("analysis-method", "method", method, &[("auto", "auto"), ("exact", "exact"), ("bh", "Barnes-Hut")])}
-                {text_field("analysis-theta", "θ", theta, 4)}
-                {text_field("analysis-seed", "seed", seed, 5)}
+                {tsne.view("analysis", false)}
                 {text_field("analysis-fraction", "training fraction (without fine-tuning)", fraction, 5)}
             </div>
             <p>
@@ -382,6 +339,27 @@ pub fn AnalyzePanel() -> impl IntoView {
             <p id="analysis-progress" class="status" data-stage=move || stage.get()>{move || progress.get()}</p>
             {move || match phase.get() {
                 Phase::Failed(e) => view! { <p id="analysis-error" class="status error">{e}</p> }.into_any(),
+                Phase::Interrupted { failure, pass } => {
+                    let message = format!("The analysis stopped: {failure}. {} Either way it starts again from the first image.", failure.advice());
+                    let options = failure.recoveries(pass).into_iter().map(|recovery| match recovery {
+                        Recovery::SmallerPasses { images_per_pass } => view! {
+                            <button id="analysis-continue-gpu" on:click=move |_| launch.with_value(|go| go(Launch { on_cpu: false, pass: Some(images_per_pass) }))>
+                                {format!("Run it again on the GPU, {images_per_pass} image(s) per pass")}
+                            </button>" "
+                        }.into_any(),
+                        Recovery::Cpu => view! {
+                            <button id="analysis-continue-cpu" on:click=move |_| launch.with_value(|go| go(Launch { on_cpu: true, pass: None }))>
+                                "Run it on the CPU"
+                            </button>
+                        }.into_any(),
+                    }).collect_view();
+                    view! {
+                        <div id="analysis-interrupted" class="status error" data-kind=format!("{:?}", failure.kind)>
+                            <p id="analysis-failure">{message}</p>
+                            <p>{options}</p>
+                        </div>
+                    }.into_any()
+                }
                 _ => ().into_any(),
             }}
         </section>

@@ -4,17 +4,14 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use super::ModelStatus;
-use super::engine::{BackendInfo, Engine};
 use crate::backend::BackendKind;
 
 const BATCH: usize = 32;
 
 #[component]
-pub fn BenchPanel(
-    engine: Engine,
-    backend: RwSignal<Option<BackendInfo>>,
-    model: RwSignal<ModelStatus>,
-) -> impl IntoView {
+pub fn BenchPanel() -> impl IntoView {
+    let app = super::state::app_state();
+    let (engine, backend, model) = (app.engine.get_value(), app.backend, app.model);
     let lines = RwSignal::new(Vec::<String>::new());
     let running = RwSignal::new(false);
     let run = move |_| {

@@ -59,6 +59,11 @@ pub fn query_param(name: &str) -> Option<String> {
     web_sys::UrlSearchParams::new_with_str(&search).ok()?.get(name)
 }
 
+/// Milliseconds on the page's monotonic clock (`performance.now()`).
+pub fn now_ms() -> f64 {
+    web_sys::window().and_then(|w| w.performance()).map(|p| p.now()).unwrap_or(0.0)
+}
+
 /// Lets the browser paint and handle input before long work goes on (a zero-delay timeout).
 pub async fn yield_to_browser() {
     sleep_ms(0).await;

@@ -10,7 +10,6 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
 use super::browser_files::yield_to_browser;
-use super::engine::Engine;
 use crate::data::dataset::{DataSet, DataSetBuilder};
 use crate::data::sources::load_zip;
 
@@ -32,7 +31,8 @@ pub enum DataSetStatus {
 }
 
 impl DataSetStatus {
-    fn from_data_set(data: &DataSet) -> Self {
+    /// What the panel shows for a data set that was read.
+    pub fn from_data_set(data: &DataSet) -> Self {
         DataSetStatus::Ready {
             classes: data.classes.iter().cloned().zip(data.counts()).collect(),
             images: data.images.len(),
@@ -82,7 +82,9 @@ async fn read_entries(entries: JsValue, status: RwSignal<DataSetStatus>) -> Resu
 }
 
 #[component]
-pub fn DataSetPanel(engine: Engine, status: RwSignal<DataSetStatus>) -> impl IntoView {
+pub fn DataSetPanel() -> impl IntoView {
+    let app = super::state::app_state();
+    let (engine, status) = (app.engine.get_value(), app.data_set);
     let take = move |promise: js_sys::Promise| {
         let engine = engine.clone();
         spawn_local(async move {

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use burn::prelude::*;
 
+use super::browser_files::now_ms;
 use crate::backend::webgpu::webgpu_device;
 use crate::backend::{BackendKind, cpu_device};
 use crate::data::dataset::DataSet;
@@ -60,6 +61,9 @@ struct State {
 #[derive(Clone)]
 pub struct TrainedModel {
     pub net: SqueezeNet,
+    /// The same network's weights in host memory: it is rebuilt from them on the CPU after a
+    /// GPU failure.
+    pub weights: SqueezeNetWeights,
     pub data: Arc<DataSet>,
     pub validation: Vec<usize>,
 }
@@ -78,10 +82,6 @@ pub struct AnalysisInputs {
 /// Shared, cheaply clonable handle used by every component.
 #[derive(Clone, Default)]
 pub struct Engine(Rc<RefCell<State>>);
-
-fn now_ms() -> f64 {
-    web_sys::window().and_then(|w| w.performance()).map(|p| p.now()).unwrap_or(0.0)
-}
 
 impl Engine {
     /// Picks WebGPU when the browser offers an adapter (unless `force_cpu`), else the CPU.
@@ -116,6 +116,9 @@ impl Engine {
             BackendInfo { kind: BackendKind::Cpu, detail: format!("{why}; reload the page to try the GPU again") };
         let mut state = self.0.borrow_mut();
         state.net = state.weights.as_ref().map(|w| SqueezeNet::from_weights(w, &device));
+        if let Some(trained) = state.trained.as_mut() {
+            trained.net = SqueezeNet::from_weights(&trained.weights, &device);
+        }
         state.backend = Some((device, info.clone()));
         info
     }
@@ -183,14 +186,21 @@ impl Engine {
     /// What to analyse: the network fine-tuned on the current data set and its own validation
     /// images when there is one; otherwise the loaded network on the validation split of the
     /// data set (`fraction`, `seed`, as training would split it), predicting its own classes.
-    pub fn analysis_inputs(&self, fraction: f64, seed: u64) -> Result<AnalysisInputs, String> {
+    /// `on_cpu`: a copy of the network on the CPU (after a GPU failure), whatever the page's
+    /// backend.
+    pub fn analysis_inputs(&self, fraction: f64, seed: u64, on_cpu: bool) -> Result<AnalysisInputs, String> {
         let state = self.0.borrow();
         let data = state.data_set.clone().ok_or("bring a labelled data set first (step 1)")?;
-        let device = state.backend.as_ref().map(|(d, _)| d.clone()).ok_or("the backend is still starting")?;
+        let page_device = state.backend.as_ref().map(|(d, _)| d.clone()).ok_or("the backend is still starting")?;
+        let device = if on_cpu { cpu_device() } else { page_device.clone() };
+        let moved = |net: &SqueezeNet, weights: Option<&SqueezeNetWeights>| match weights {
+            Some(weights) if device != page_device => SqueezeNet::from_weights(weights, &device),
+            _ => net.clone(),
+        };
         if let Some(trained) = state.trained.as_ref().filter(|t| Arc::ptr_eq(&t.data, &data)) {
             return Ok(AnalysisInputs {
                 images: trained.validation.clone(),
-                net: trained.net.clone(),
+                net: moved(&trained.net, Some(&trained.weights)),
                 network_classes: data.classes.clone(),
                 description: format!(
                     "the network fine-tuned in step 3, on its {} validation images",
@@ -200,7 +210,8 @@ impl Engine {
                 device,
             });
         }
-        let net = state.net.clone().ok_or("load weights (step 2) or fine-tune a network (step 3) first")?;
+        let net = state.net.as_ref().ok_or("load weights (step 2) or fine-tune a network (step 3) first")?;
+        let net = moved(net, state.weights.as_ref());
         let split = crate::data::split::split_each_label(&data, fraction, seed).map_err(|e| e.to_string())?;
         let classes = net.num_classes();
         let network_classes =

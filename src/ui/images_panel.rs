@@ -4,7 +4,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use super::browser_files::{file_list_handlers, read_file_list};
-use super::engine::{Classification, Engine};
+use super::engine::Classification;
 use crate::text_format::significant;
 
 /// Classes shown per image.
@@ -26,7 +26,8 @@ struct ImageRow {
 }
 
 #[component]
-pub fn ImagesPanel(engine: Engine) -> impl IntoView {
+pub fn ImagesPanel() -> impl IntoView {
+    let engine = super::state::app_state().engine.get_value();
     let rows = RwSignal::new(Vec::<ImageRow>::new());
     let next_id = StoredValue::new(0usize);
 

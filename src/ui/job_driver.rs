@@ -4,8 +4,11 @@
 
 use std::cell::Cell;
 
-use super::browser_files::yield_to_browser;
+use std::fmt::Display;
+
+use super::browser_files::{now_ms, yield_to_browser};
 use super::run_control::{Control, keep_going};
+use crate::backend::{GpuFailure, GpuFailureSource};
 
 /// Longest time the page's thread runs steps before letting the browser paint (one frame at
 /// 60 Hz is 16.7 ms; a step is never split, so a long step still runs whole).
@@ -24,40 +27,47 @@ pub trait SteppedJob {
 }
 
 /// How a driven job ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Ended {
     Finished,
     Cancelled,
-}
-
-fn now_ms() -> f64 {
-    web_sys::window().and_then(|w| w.performance()).map(|p| p.now()).unwrap_or(0.0)
+    /// The GPU failed (out of memory, lost, rejected work): the panel offers what
+    /// [`GpuFailure::recoveries`] allows.
+    GpuFailed(GpuFailure),
+    /// Any other error, as the message to show.
+    Failed(String),
 }
 
 /// Steps `job` to its end. `report` sees every step's report (and decides what to show);
-/// `on_pause` is called once when a pause begins, `on_resume` when work goes on again.
+/// `on_pause` is called once when a pause begins, `on_resume` when work goes on again. An
+/// error ends the job: a GPU failure as [`Ended::GpuFailed`], anything else as its message.
 pub async fn drive<J: SteppedJob>(
     job: &mut J,
     control: &Cell<Control>,
     on_pause: impl Fn(),
     on_resume: impl Fn(),
     mut report: impl FnMut(&J, J::Report),
-) -> Result<Ended, J::Error> {
+) -> Ended
+where
+    J::Error: GpuFailureSource + Display,
+{
     let mut slice_start = now_ms();
     while !job.is_finished() {
         if control.get() != Control::Run {
             if !keep_going(control, &on_pause).await {
-                return Ok(Ended::Cancelled);
+                return Ended::Cancelled;
             }
             on_resume();
             slice_start = now_ms();
         }
-        let r = job.step().await?;
-        report(job, r);
+        match job.step().await {
+            Ok(r) => report(job, r),
+            Err(e) => return e.gpu_failure().cloned().map_or_else(|| Ended::Failed(e.to_string()), Ended::GpuFailed),
+        }
         if now_ms() - slice_start > SLICE_MS {
             yield_to_browser().await;
             slice_start = now_ms();
         }
     }
-    Ok(Ended::Finished)
+    Ended::Finished
 }

@@ -9,6 +9,7 @@ mod analyze_panel;
 mod bench_panel;
 mod browser_files;
 mod dataset_panel;
+mod demo;
 mod engine;
 mod explore;
 mod images_panel;
@@ -20,6 +21,7 @@ mod training_chart;
 mod training_panel;
 mod training_run;
 mod tsne_panel;
+mod tsne_settings;
 mod weights_panel;
 mod widgets;
 
@@ -39,6 +41,10 @@ use weights_panel::WeightsPanel;
 /// Mounts the page on `<body>`.
 pub fn mount() {
     console_error_panic_hook::set_once();
+    // The static first screen of index.html, shown while the wasm downloaded, gives way.
+    if let Some(boot) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.get_element_by_id("boot")) {
+        boot.remove();
+    }
     leptos::mount::mount_to_body(App);
 }
 
@@ -65,6 +71,9 @@ fn App() -> impl IntoView {
         data_set,
         trained: RwSignal::new(0),
         explore,
+        demo: RwSignal::new(None),
+        train_request: RwSignal::new(None),
+        analyze_request: RwSignal::new(0),
     });
     provide_context(explore);
 
@@ -99,15 +108,16 @@ fn App() -> impl IntoView {
             " → "<a href="#analyze">"4 Analyze"</a>" → "<a href="#explore">"5 Explore"</a>
         </nav>
         <main>
-            <DataSetPanel engine=engine.clone() status=data_set />
-            <WeightsPanel engine=engine.clone() model=model ready=Signal::derive(move || backend.get().is_some()) />
-            <TrainingPanel engine=engine.clone() data_set=data_set model=model backend=backend />
+            <demo::Welcome />
+            <DataSetPanel />
+            <WeightsPanel />
+            <TrainingPanel />
             <AnalyzePanel />
             <ExplorePanel />
             <h2 class="tools-title">"Tools"</h2>
-            <ImagesPanel engine=engine.clone() />
-            <TsnePanel engine=engine.clone() />
-            <BenchPanel engine=engine backend=backend model=model />
+            <ImagesPanel />
+            <TsnePanel />
+            <BenchPanel />
         </main>
     }
 }

@@ -4,17 +4,18 @@
 use std::cell::Cell;
 use std::rc::Rc;
 
+use burn::prelude::Device;
 use leptos::html::Canvas;
 use leptos::prelude::*;
 
 use super::ModelStatus;
 use super::browser_files::download;
 use super::dataset_panel::DataSetStatus;
-use super::engine::{BackendInfo, Engine};
 use super::run_control::Control;
-use super::training_run::{Phase, ResumePoint, RunOutputs, interruption_message, micro_batch_for};
+use super::state::app_state;
+use super::training_run::{Phase, ResumePoint, RunOutputs, interruption_message};
 use super::widgets::text_field;
-use crate::backend::{GpuFailureKind, cpu_device};
+use crate::backend::{GpuFailureKind, Host, PassSizes, Recovery, cpu_device};
 use crate::data::augment::Augmentation;
 use crate::train::{EpochMetrics, IterationMetrics, TrainConfig, Trainer};
 
@@ -26,14 +27,18 @@ fn parse<T: std::str::FromStr>(what: &str, text: &str) -> Result<T, String> {
     text.trim().parse().map_err(|_| format!("{what}: `{text}` is not a valid number"))
 }
 
+/// The page's pass sizes for training on `device`.
+fn page_passes(config: TrainConfig, device: &Device) -> TrainConfig {
+    let passes = PassSizes::for_device(device, Host::PageThread);
+    TrainConfig { micro_batch: passes.training, evaluation_chunk: passes.inference, ..config }
+}
+
 #[component]
-pub fn TrainingPanel(
-    engine: Engine,
-    data_set: RwSignal<DataSetStatus>,
-    model: RwSignal<ModelStatus>,
-    backend: RwSignal<Option<BackendInfo>>,
-) -> impl IntoView {
-    let engine_for_use = StoredValue::new_local(engine.clone());
+pub fn TrainingPanel() -> impl IntoView {
+    let app = app_state();
+    let (data_set, model, backend) = (app.data_set, app.model, app.backend);
+    let engine = app.engine.get_value();
+    let engine_for_use = app.engine;
     let epochs = RwSignal::new("50".to_string());
     let batch = RwSignal::new("128".to_string());
     let rate = RwSignal::new("1e-4".to_string());
@@ -77,8 +82,6 @@ pub fn TrainingPanel(
                 flip_up_down: flip_ud.get_untracked(),
                 scale_range,
             },
-            // Small validation chunks: on the CPU each one runs on the page's thread.
-            evaluation_chunk: 4,
             ..TrainConfig::default()
         };
         if config.epochs == 0 || config.batch_size == 0 || config.learning_rate.is_nan() || config.learning_rate <= 0.0
@@ -97,12 +100,12 @@ pub fn TrainingPanel(
         resume_point,
         control: control.clone(),
         engine: engine.clone(),
-        trained: use_context::<super::state::AppState>().expect("the app provides its state").trained,
+        trained: app.trained,
     };
 
-    let start = {
+    let start = StoredValue::new_local({
         let outputs = outputs.clone();
-        move |_| {
+        move || {
             let config = match settings() {
                 Ok(c) => c,
                 Err(e) => return phase.set(Phase::Failed(e)),
@@ -116,7 +119,7 @@ pub fn TrainingPanel(
             } else {
                 "No pretrained weights are loaded: training from scratch (random weights).".into()
             });
-            let config = TrainConfig { micro_batch: micro_batch_for(&device), ..config };
+            let config = page_passes(config, &device);
             match Trainer::new(data.clone(), net, &device, config.clone()) {
                 Ok(trainer) => {
                     iterations.set(Vec::new());
@@ -126,7 +129,18 @@ pub fn TrainingPanel(
                 Err(e) => phase.set(Phase::Failed(e.to_string())),
             }
         }
-    };
+    });
+    // Another part of the page (the demo) asks for a run: its settings go into the fields first.
+    Effect::new(move |_| {
+        if let Some(request) = app.train_request.get() {
+            app.train_request.set(None);
+            epochs.set(request.epochs.to_string());
+            batch.set(request.batch_size.to_string());
+            if !matches!(phase.get_untracked(), Phase::Running | Phase::Paused) {
+                start.with_value(|go| go());
+            }
+        }
+    });
     // Goes on from the last finished epoch after a GPU failure: on the GPU with the given
     // mini-batch, or on the CPU (`None`).
     let resume = StoredValue::new_local({
@@ -150,7 +164,7 @@ pub fn TrainingPanel(
                         point.device.memory_cleanup();
                     }
                     let device = cpu_device();
-                    (device.clone(), TrainConfig { micro_batch: micro_batch_for(&device), ..point.config.clone() })
+                    (device.clone(), page_passes(point.config.clone(), &device))
                 }
             };
             match Trainer::resume(point.data.clone(), &point.checkpoint, &device, config.clone()) {
@@ -189,7 +203,7 @@ pub fn TrainingPanel(
                     on:change=move |ev| scale.set(event_target_checked(&ev)) />" scale 0.8–1.2"</label>
             </div>
             <p>
-                <button id="train-start" on:click=start disabled=move || running() || !data_ready()>"Train"</button>" "
+                <button id="train-start" on:click=move |_| start.with_value(|go| go()) disabled=move || running() || !data_ready()>"Train"</button>" "
                 <button id="train-pause" on:click=pause disabled=move || !running()>
                     {move || if phase.get() == Phase::Paused { "Resume" } else { "Pause" }}
                 </button>" "
@@ -207,10 +221,12 @@ pub fn TrainingPanel(
             {move || match phase.get() {
                 Phase::Failed(e) => view! { <p id="train-error" class="status error">{e}</p> }.into_any(),
                 Phase::Interrupted { failure, epochs_done, iteration, batch, pass } => {
-                    // A buffer over the device's size limits is a validation error, not an out-of-memory
-                    // one, and a smaller mini-batch helps just the same; only a lost GPU is gone.
-                    // GPU memory follows the images per pass: halve it, and the mini-batch with it.
-                    let smaller = (failure.kind != GpuFailureKind::Lost && pass > 1).then_some(((batch / 2).max(1), pass / 2));
+                    // GPU memory follows the images per pass: the core offers half the pass
+                    // where the GPU still works; the mini-batch is halved with it.
+                    let smaller = failure.recoveries(pass).into_iter().find_map(|r| match r {
+                        Recovery::SmallerPasses { images_per_pass } => Some(((batch / 2).max(1), images_per_pass)),
+                        Recovery::Cpu => None,
+                    });
                     view! {
                         <div id="train-interrupted" class="status error" data-kind=format!("{:?}", failure.kind)>
                             <p id="train-failure">{interruption_message(&failure, epochs_done, iteration)}</p>

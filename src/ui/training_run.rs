@@ -1,6 +1,6 @@
-//! A training run in the page: stepping the trainer with the browser painting in between,
-//! the progress it reports, and what happens when the GPU fails — the offer to go on from the
-//! last finished epoch with smaller batches or on the CPU.
+//! A training run in the page: the core's `TrainingRun` stepped by the page's job driver, the
+//! progress it reports, and what happens when the GPU fails — the offer to go on from the last
+//! finished epoch with smaller passes or on the CPU.
 
 use std::cell::Cell;
 use std::rc::Rc;
@@ -10,16 +10,16 @@ use burn::prelude::Device;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use super::browser_files::yield_to_browser;
+use super::browser_files::now_ms;
 use super::engine::TrainedModel;
-use super::run_control::{Control, keep_going};
+use super::job_driver::{Ended, SteppedJob, drive};
+use super::run_control::Control;
 use crate::analysis::confusion::ConfusionMatrix;
-use crate::backend::{GpuFailure, GpuFailureKind, is_cpu};
+use crate::backend::GpuFailure;
 use crate::data::dataset::DataSet;
-use crate::model::export::ExportError;
 use crate::model::weights::weights_to_safetensors;
 use crate::train::{
-    Checkpoint, EpochMetrics, GPU_MICRO_BATCH, IterationMetrics, StepOutcome, TrainConfig, TrainError, Trainer,
+    Checkpoint, EpochMetrics, IterationMetrics, RunStep, StepOutcome, TrainConfig, TrainError, Trainer, TrainingRun,
 };
 
 /// The training's state as shown.
@@ -57,22 +57,6 @@ pub(super) struct ResumePoint {
     pub(super) failure: GpuFailure,
 }
 
-/// Why a run stopped early.
-enum Stop {
-    /// The GPU failed and a checkpoint exists to go on from.
-    Gpu(GpuFailure),
-    Other(String),
-}
-
-/// A GPU failure behind `error` (every failed GPU read is one, see `backend::read_f32`) stops
-/// with the offer to go on; anything else is a plain error.
-fn stop(error: TrainError) -> Stop {
-    match error.gpu_failure() {
-        Some(failure) => Stop::Gpu(failure.clone()),
-        None => Stop::Other(error.to_string()),
-    }
-}
-
 /// The signals a training run writes, and its pause/cancel switch.
 #[derive(Clone)]
 pub(super) struct RunOutputs {
@@ -89,125 +73,147 @@ pub(super) struct RunOutputs {
 }
 
 impl RunOutputs {
-    /// Runs `trainer` to the end (or until cancelled or the GPU fails), one step at a time with
-    /// the browser painting in between, then classifies the validation split with the best
-    /// weights and offers them for download.
-    pub(super) fn launch(&self, mut trainer: Trainer, data: Arc<DataSet>, config: TrainConfig) {
+    /// Runs `trainer` to the end through the page's job driver — training, then the
+    /// validation images classified with the best weights, then those weights offered for
+    /// download. Cancel ends training early and still evaluates the best network so far; a GPU
+    /// failure stops with the offer to go on from the last finished epoch.
+    pub(super) fn launch(&self, trainer: Trainer, data: Arc<DataSet>, config: TrainConfig) {
         let this = self.clone();
         this.control.set(Control::Run);
         this.phase.set(Phase::Running);
         spawn_local(async move {
-            let clock = || web_sys::window().and_then(|w| w.performance()).map(|p| p.now()).unwrap_or(0.0);
-            let started = clock();
+            let started = now_ms();
             let first_iteration = trainer.checkpoint().map_or(0, |c| c.iteration());
             let total_iterations =
                 first_iteration + trainer.iterations_per_epoch() * config.epochs.saturating_sub(trainer.epochs_done());
-            let mut cancelled = false;
-            let result: Result<(), Stop> = async {
-                loop {
-                    if !keep_going(&this.control, || this.phase.set(Phase::Paused)).await {
-                        cancelled = true;
-                        break;
-                    }
-                    this.phase.set(Phase::Running);
-                    match trainer.step().await.map_err(stop)? {
-                        StepOutcome::Iteration(m) => {
-                            let elapsed = (clock() - started) / 1e3;
-                            let done = (m.iteration - first_iteration).max(1);
-                            let eta = elapsed / done as f64 * total_iterations.saturating_sub(m.iteration) as f64;
-                            this.progress.set(format!(
-                                "Epoch {}/{}, iteration {}/{}: loss {:.4}, accuracy {:.3} — about {:.0} s left",
-                                m.epoch, config.epochs, m.iteration, total_iterations, m.loss, m.accuracy, eta
-                            ));
-                            this.iterations.update(|i| i.push(m));
-                        }
-                        StepOutcome::Validating { done, total } => {
-                            this.progress.set(format!("Classifying the validation images… {done}/{total}"));
-                        }
-                        StepOutcome::Accumulating { done, total } => {
-                            this.progress.set(format!(
-                                "Epoch {}/{}, iteration {}/{}: {done}/{total} images of the mini-batch…",
-                                trainer.epochs_done() + 1, config.epochs, trainer.iterations_done() + 1, total_iterations
-                            ));
-                        }
-                        StepOutcome::EpochEnd(m) => this.epoch_points.update(|e| e.push(m)),
-                        StepOutcome::Finished => break,
-                    }
-                    yield_to_browser().await;
-                }
-                let iterations_done = trainer.history().last().map(|m| m.iteration).unwrap_or(0);
-                let verdict = if cancelled { "Cancelled" } else { "Finished" };
+            let epochs = config.epochs;
+            let report = |run: &TrainingRun, step: RunStep| {
+                this.show(run, step, started, first_iteration, total_iterations, epochs)
+            };
+            let mut run = TrainingRun::new(trainer);
+            let on_pause = || this.phase.set(Phase::Paused);
+            let on_resume = || this.phase.set(Phase::Running);
+            let mut ended = drive(&mut run, &this.control, on_pause, on_resume, report).await;
+            if ended == Ended::Cancelled {
+                run.stop_training();
+                let iterations_done = run.trainer().iterations_done();
                 this.progress.set(format!(
-                    "{verdict} after {iterations_done} iteration(s); classifying the validation images with the best weights…"
+                    "Cancelled after {iterations_done} iteration(s); classifying the validation images with the best weights…"
                 ));
-                yield_to_browser().await;
-                let mut evaluator = trainer.final_evaluator();
-                let device = trainer.inference_device();
-                while !evaluator.is_done() {
-                    evaluator.step(&device, trainer.data()).await.map_err(|e| stop(e.into()))?;
-                    yield_to_browser().await;
-                }
-                let evaluation = evaluator.finish(trainer.data());
-                this.engine.set_trained(TrainedModel {
-                    net: trainer.best_model(),
-                    data: data.clone(),
-                    validation: trainer.split().validation.clone(),
-                });
-                this.trained.update(|n| *n += 1);
-                let weights = trainer.best_weights().await.map_err(|e| match e {
-                    ExportError::Read(e) => stop(e.into()),
-                    other => Stop::Other(other.to_string()),
-                })?;
-                let bytes = weights_to_safetensors(&weights).map_err(|e| Stop::Other(e.to_string()))?;
-                this.downloads.set_value(Some((bytes, data.classes.join("\n") + "\n")));
-                this.progress.set(format!("{verdict} after {iterations_done} iteration(s) in {:.0} s.", (clock() - started) / 1e3));
-                this.phase.set(Phase::Done {
-                    accuracy: evaluation.accuracy,
-                    confusion: ConfusionMatrix::of(&evaluation, data.classes.len()),
-                    classes: data.classes.clone(),
-                    cancelled,
-                });
-                Ok(())
+                // Evaluating the best network is short and not cancelled again.
+                let go_on = Cell::new(Control::Run);
+                ended = drive(&mut run, &go_on, || {}, || {}, report).await;
             }
-            .await;
-            match result {
-                Ok(()) => {}
-                Err(Stop::Gpu(failure)) => match trainer.checkpoint() {
-                    Some(checkpoint) => {
-                        this.phase.set(Phase::Interrupted {
-                            failure: failure.clone(),
-                            epochs_done: checkpoint.epochs_done(),
-                            iteration: checkpoint.iteration(),
-                            batch: config.batch_size,
-                            pass: if config.micro_batch == 0 {
-                                config.batch_size
-                            } else {
-                                config.micro_batch.min(config.batch_size)
-                            },
-                        });
-                        this.resume_point.set_value(Some(ResumePoint {
-                            checkpoint: checkpoint.clone(),
-                            config: config.clone(),
-                            data: data.clone(),
-                            device: trainer.inference_device(),
-                            failure,
-                        }));
-                    }
-                    None => this.phase.set(Phase::Failed(format!(
-                        "{failure}; nothing was trained yet — start again (on the CPU: reload with ?backend=cpu)"
-                    ))),
-                },
-                Err(Stop::Other(message)) => this.phase.set(Phase::Failed(message)),
+            match ended {
+                Ended::Finished => this.finish(&run, &data, started),
+                Ended::GpuFailed(failure) => this.interrupt(&run, failure, &data, &config),
+                Ended::Failed(message) => this.phase.set(Phase::Failed(message)),
+                Ended::Cancelled => this.phase.set(Phase::Failed("cancelled".into())),
             }
         });
     }
+
+    /// Shows one step's progress.
+    fn show(&self, run: &TrainingRun, step: RunStep, started: f64, first: usize, total: usize, epochs: usize) {
+        match step {
+            RunStep::Training(StepOutcome::Iteration(m)) => {
+                let elapsed = (now_ms() - started) / 1e3;
+                let done = (m.iteration - first).max(1);
+                let eta = elapsed / done as f64 * total.saturating_sub(m.iteration) as f64;
+                self.progress.set(format!(
+                    "Epoch {}/{epochs}, iteration {}/{total}: loss {:.4}, accuracy {:.3} — about {eta:.0} s left",
+                    m.epoch, m.iteration, m.loss, m.accuracy
+                ));
+                self.iterations.update(|i| i.push(m));
+            }
+            RunStep::Training(StepOutcome::Validating { done, total }) => {
+                self.progress.set(format!("Classifying the validation images… {done}/{total}"));
+            }
+            RunStep::Training(StepOutcome::Accumulating { done, total: images }) => {
+                let trainer = run.trainer();
+                self.progress.set(format!(
+                    "Epoch {}/{epochs}, iteration {}/{total}: {done}/{images} images of the mini-batch…",
+                    trainer.epochs_done() + 1,
+                    trainer.iterations_done() + 1
+                ));
+            }
+            RunStep::Training(StepOutcome::EpochEnd(m)) => self.epoch_points.update(|e| e.push(m)),
+            RunStep::Training(StepOutcome::Finished) | RunStep::Finished => {}
+            RunStep::Evaluating { done, total } => {
+                let verdict = if run.stopped_early() { "Cancelled" } else { "Finished" };
+                self.progress.set(format!(
+                    "{verdict} after {} iteration(s); classifying the validation images with the best weights… {done}/{total}",
+                    run.trainer().iterations_done()
+                ));
+            }
+        }
+    }
+
+    /// Keeps the finished run for the analysis and shows its results.
+    fn finish(&self, run: &TrainingRun, data: &Arc<DataSet>, started: f64) {
+        let Some(outcome) = run.outcome() else {
+            return self.phase.set(Phase::Failed("the run ended without a result".into()));
+        };
+        self.engine.set_trained(TrainedModel {
+            net: outcome.best.clone(),
+            weights: outcome.weights.clone(),
+            data: data.clone(),
+            validation: run.trainer().split().validation.clone(),
+        });
+        self.trained.update(|n| *n += 1);
+        match weights_to_safetensors(&outcome.weights) {
+            Ok(bytes) => self.downloads.set_value(Some((bytes, data.classes.join("\n") + "\n"))),
+            Err(e) => return self.phase.set(Phase::Failed(e.to_string())),
+        }
+        let iterations_done = run.trainer().history().last().map(|m| m.iteration).unwrap_or(0);
+        let verdict = if outcome.stopped_early { "Cancelled" } else { "Finished" };
+        self.progress
+            .set(format!("{verdict} after {iterations_done} iteration(s) in {:.0} s.", (now_ms() - started) / 1e3));
+        self.phase.set(Phase::Done {
+            accuracy: outcome.evaluation.accuracy,
+            confusion: ConfusionMatrix::of(&outcome.evaluation, data.classes.len()),
+            classes: data.classes.clone(),
+            cancelled: outcome.stopped_early,
+        });
+    }
+
+    /// After a GPU failure: the offer to go on from the last finished epoch, or, before any
+    /// epoch finished, the message that there is nothing to go on from.
+    fn interrupt(&self, run: &TrainingRun, failure: GpuFailure, data: &Arc<DataSet>, config: &TrainConfig) {
+        let trainer = run.trainer();
+        let Some(checkpoint) = trainer.checkpoint() else {
+            return self.phase.set(Phase::Failed(format!(
+                "{failure}; nothing was trained yet — start again (on the CPU: reload with ?backend=cpu)"
+            )));
+        };
+        self.phase.set(Phase::Interrupted {
+            failure: failure.clone(),
+            epochs_done: checkpoint.epochs_done(),
+            iteration: checkpoint.iteration(),
+            batch: config.batch_size,
+            pass: if config.micro_batch == 0 { config.batch_size } else { config.micro_batch.min(config.batch_size) },
+        });
+        self.resume_point.set_value(Some(ResumePoint {
+            checkpoint: checkpoint.clone(),
+            config: config.clone(),
+            data: data.clone(),
+            device: trainer.inference_device(),
+            failure,
+        }));
+    }
 }
 
-/// Images per forward/backward pass in the page: on the CPU the work runs on the page's own
-/// thread, and two images (about 0.4 s in Chromium on the test machine) keep it painting
-/// whatever the mini-batch size; on the GPU, parts that fit WebGPU's buffer limits.
-pub(super) fn micro_batch_for(device: &Device) -> usize {
-    if is_cpu(device) { 2 } else { GPU_MICRO_BATCH }
+impl SteppedJob for TrainingRun {
+    type Report = RunStep;
+    type Error = TrainError;
+
+    async fn step(&mut self) -> Result<RunStep, TrainError> {
+        TrainingRun::step(self).await
+    }
+
+    fn is_finished(&self) -> bool {
+        TrainingRun::is_finished(self)
+    }
 }
 
 /// What the page says after a GPU failure, and what it offers.
@@ -219,10 +225,5 @@ pub(super) fn interruption_message(failure: &GpuFailure, epochs_done: usize, ite
             "the network after epoch {epochs_done} ({iteration} iterations) is kept and training goes on from there"
         )
     };
-    let advice = match failure.kind {
-        GpuFailureKind::OutOfMemory => "Smaller batches need less GPU memory; the CPU has no such limit but is slower.",
-        GpuFailureKind::Lost => "The GPU cannot be used again in this page (reload it to try); the CPU can go on.",
-        GpuFailureKind::Error => "If a buffer was too large for the GPU, smaller batches help; the CPU can go on too.",
-    };
-    format!("Training stopped: {failure}. {advice} If you continue, {kept}.")
+    format!("Training stopped: {failure}. {} If you continue, {kept}.", failure.advice())
 }

@@ -8,18 +8,18 @@ use leptos::html::Canvas;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use super::browser_files::{download, file_list_handlers, read_file_list, yield_to_browser};
-use super::engine::Engine;
+use super::browser_files::{download, file_list_handlers, now_ms, read_file_list, yield_to_browser};
 use super::job_driver::{Ended, SteppedJob, drive};
 use super::run_control::Control;
+use super::tsne_settings::TsneSettings;
 use super::widgets::{select_field, text_field};
 use crate::backend::BackendKind;
 use crate::data::matrix::{Matrix, MatrixOptions, read_matrix};
+use crate::embed::TsneConfig;
 use crate::embed::device_exact::DeviceTsneError;
 use crate::embed::optimizer::StepReport;
 use crate::embed::preset::TsnePreset;
 use crate::embed::runner::{Runner, start};
-use crate::embed::{Init, Method, TsneConfig};
 
 /// Iterations between map updates (each one reads the embedding back from the GPU).
 const REPORT_EVERY: usize = 10;
@@ -32,61 +32,6 @@ enum Phase {
     Paused,
     Done { cancelled: bool },
     Failed(String),
-}
-
-fn clock() -> f64 {
-    web_sys::window().and_then(|w| w.performance()).map(|p| p.now()).unwrap_or(0.0)
-}
-
-/// The settings as typed, turned into a configuration for `n` points.
-#[derive(Clone, Copy)]
-struct Settings {
-    preset: RwSignal<String>,
-    perplexity: RwSignal<String>,
-    iterations: RwSignal<String>,
-    learning_rate: RwSignal<String>,
-    method: RwSignal<String>,
-    init: RwSignal<String>,
-    pca: RwSignal<String>,
-    seed: RwSignal<String>,
-}
-
-impl Settings {
-    fn config(&self, n: usize) -> Result<TsneConfig, String> {
-        fn number<T: std::str::FromStr>(what: &str, text: String) -> Result<T, String> {
-            text.trim().parse().map_err(|_| format!("{what}: `{text}` is not a valid number"))
-        }
-        let mut c = self.preset.get_untracked().parse::<TsnePreset>().unwrap_or_default().config(n);
-        c.perplexity = number("perplexity", self.perplexity.get_untracked())?;
-        c.n_iter = number("iterations", self.iterations.get_untracked())?;
-        let rate = self.learning_rate.get_untracked();
-        if !rate.trim().eq_ignore_ascii_case("auto") {
-            c.learning_rate = number("learning rate", rate)?;
-        } else {
-            c.learning_rate = TsneConfig::auto_learning_rate(n);
-        }
-        c.method = match self.method.get_untracked().as_str() {
-            "exact" => Method::Exact,
-            "bh" => Method::BarnesHut,
-            _ => Method::Auto,
-        };
-        c.init = if self.init.get_untracked() == "random" { Init::Random } else { Init::Pca };
-        c.pca_dims = number("PCA components", self.pca.get_untracked())?;
-        c.seed = number("seed", self.seed.get_untracked())?;
-        c.progress_every = REPORT_EVERY;
-        Ok(c)
-    }
-
-    /// Resets the fields to a preset's values.
-    fn apply_preset(&self, preset: &str) {
-        let c = preset.parse::<TsnePreset>().unwrap_or_default().config(0);
-        self.perplexity.set(format!("{}", c.perplexity));
-        self.iterations.set(format!("{}", c.n_iter));
-        self.learning_rate.set(if preset == "matlab" { "500".into() } else { "auto".into() });
-        self.method.set(if preset == "matlab" { "bh".into() } else { "auto".into() });
-        self.init.set(if preset == "matlab" { "random".into() } else { "pca".into() });
-        self.pca.set(format!("{}", c.pca_dims));
-    }
 }
 
 /// Distinct labels in order of first appearance, and each row's index among them.
@@ -106,17 +51,9 @@ fn classes_of(labels: &[String]) -> (Vec<String>, Vec<usize>) {
 }
 
 #[component]
-pub fn TsnePanel(engine: Engine) -> impl IntoView {
-    let settings = Settings {
-        preset: RwSignal::new("opentsne".to_string()),
-        perplexity: RwSignal::new("30".to_string()),
-        iterations: RwSignal::new("1000".to_string()),
-        learning_rate: RwSignal::new("auto".to_string()),
-        method: RwSignal::new("auto".to_string()),
-        init: RwSignal::new("pca".to_string()),
-        pca: RwSignal::new("50".to_string()),
-        seed: RwSignal::new("0".to_string()),
-    };
+pub fn TsnePanel() -> impl IntoView {
+    let engine = super::state::app_state().engine.get_value();
+    let settings = TsneSettings::new(TsnePreset::OpenTsne);
     let label_column = RwSignal::new("label".to_string());
     let drop_columns = RwSignal::new("index".to_string());
     let backend_choice = RwSignal::new("page".to_string());
@@ -196,7 +133,7 @@ pub fn TsnePanel(engine: Engine) -> impl IntoView {
                 Err(e) => return phase.set(Phase::Failed(e)),
             };
             let config = match settings.config(matrix.n) {
-                Ok(c) => c,
+                Ok(c) => TsneConfig { progress_every: REPORT_EVERY, ..c },
                 Err(e) => return phase.set(Phase::Failed(e)),
             };
             let device = match engine.compute_device() {
@@ -214,7 +151,7 @@ pub fn TsnePanel(engine: Engine) -> impl IntoView {
             let control = control.clone();
             spawn_local(async move {
                 yield_to_browser().await;
-                let started_at = clock();
+                let started_at = now_ms();
                 let result: Result<bool, String> = async {
                     let started = start(&matrix.values, matrix.n, matrix.m, &config, device.as_ref())
                         .await
@@ -222,7 +159,7 @@ pub fn TsnePanel(engine: Engine) -> impl IntoView {
                     let mut runner = started.runner;
                     placement.set(format!(
                         "{} gradient on the {}{}; P has {} entries",
-                        if started.method == Method::Exact { "exact" } else { "Barnes-Hut" },
+                        started.method.label(),
                         if runner.on_device() { "GPU (WebGPU)" } else { "CPU" },
                         if started.pca_on_device { ", PCA on the GPU (WebGPU)" } else { "" },
                         started.p_nnz
@@ -243,14 +180,20 @@ pub fn TsnePanel(engine: Engine) -> impl IntoView {
                                     "iteration {}/{}, KL {value:.4}, {:.1} s",
                                     step.iteration,
                                     config.n_iter,
-                                    (clock() - started_at) / 1e3
+                                    (now_ms() - started_at) / 1e3
                                 ));
                             }
                         },
                     )
-                    .await
-                    .map_err(|e| e.to_string())?;
-                    Ok(ended == Ended::Cancelled)
+                    .await;
+                    match ended {
+                        Ended::Finished => Ok(false),
+                        Ended::Cancelled => Ok(true),
+                        Ended::GpuFailed(failure) => {
+                            Err(format!("{failure}. Choose \"the CPU\" under \"run on\" and run it again."))
+                        }
+                        Ended::Failed(message) => Err(message),
+                    }
                 }
                 .await;
                 match result {
@@ -290,23 +233,7 @@ pub fn TsnePanel(engine: Engine) -> impl IntoView {
                 {move || match summary.get() { Some(Ok(s)) | Some(Err(s)) => s, None => String::new() }}
             </p>
             <div class="settings">
-                <label class="setting">"preset "
-                    <select id="tsne-preset" on:change=move |ev| {
-                        let preset = event_target_value(&ev);
-                        settings.apply_preset(&preset);
-                        settings.preset.set(preset);
-                    }>
-                        <option value="opentsne">"openTSNE"</option>
-                        <option value="matlab">"MATLAB"</option>
-                    </select>
-                </label>
-                {text_field("tsne-perplexity", "perplexity", settings.perplexity, 5)}
-                {text_field("tsne-iterations", "iterations", settings.iterations, 6)}
-                {text_field("tsne-learning-rate", "learning rate", settings.learning_rate, 6)}
-                {select_field("tsne-method", "method", settings.method, &[("auto", "auto"), ("exact", "exact"), ("bh", "Barnes-Hut")])}
-                {select_field("tsne-init", "initialisation", settings.init, &[("pca", "PCA"), ("random", "random")])}
-                {text_field("tsne-pca", "PCA components (0 = off)", settings.pca, 4)}
-                {text_field("tsne-seed", "seed", settings.seed, 5)}
+                {settings.view("tsne", true)}
                 {text_field("tsne-label-column", "label column", label_column, 8)}
                 {text_field("tsne-drop-columns", "ignore columns", drop_columns, 8)}
                 {select_field("tsne-backend", "run on", backend_choice, &[("page", "the page's backend"), ("cpu", "the CPU")])}

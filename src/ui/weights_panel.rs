@@ -1,5 +1,6 @@
-//! Loading weights: drop or pick a .safetensors/.onnx file, `?weights=URL`, or the file the
-//! site ships in `weights/`.
+//! Loading weights: drop or pick a .safetensors/.onnx file, `?weights=URL`, or the weights the
+//! site ships in `weights/` (named by `weights/manifest.json`, which `scripts/fetch-weights`
+//! writes; a site without it ships none).
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -9,10 +10,25 @@ use super::browser_files::{fetch_bytes, file_list_handlers, query_param, read_fi
 use super::engine::Engine;
 use crate::text_format::thousands;
 
-/// Files the built site may ship next to the page (`www/weights/`), tried in order.
-const BUNDLED_WEIGHTS: [&str; 2] = ["weights/squeezenet1_1.safetensors", "weights/squeezenet1_1.onnx"];
+/// Where the site says which weights it ships.
+const MANIFEST: &str = "weights/manifest.json";
 
-/// Loads `?weights=URL` if given, else a bundled file if the site has one.
+/// `weights/manifest.json`: the weights file and its class names, next to the manifest.
+#[derive(Debug, serde::Deserialize)]
+struct WeightsManifest {
+    /// File name of the weights (.safetensors or .onnx) in `weights/`.
+    weights: String,
+    /// File name of the class names (one per line) in `weights/`, if any.
+    classes: Option<String>,
+}
+
+/// A plain file name in `weights/` (no path, no scheme): the manifest cannot point elsewhere.
+fn in_weights_folder(name: &str) -> Result<String, String> {
+    let plain = !name.is_empty() && !name.contains(['/', '\\', ':']) && name != "..";
+    if plain { Ok(format!("weights/{name}")) } else { Err(format!("{MANIFEST}: `{name}` is not a file name")) }
+}
+
+/// Loads `?weights=URL` if given, else the weights the site's manifest names, if it has one.
 pub async fn load_default_weights(engine: &Engine, model: RwSignal<ModelStatus>) {
     if let Some(url) = query_param("weights") {
         model.set(ModelStatus::Loading(url.clone()));
@@ -24,12 +40,27 @@ pub async fn load_default_weights(engine: &Engine, model: RwSignal<ModelStatus>)
         model.set(status);
         return;
     }
-    for url in BUNDLED_WEIGHTS {
-        if let Ok(Some(bytes)) = fetch_bytes(url).await {
-            model.set(load(engine, url, &bytes));
-            return;
+    let manifest = match fetch_bytes(MANIFEST).await {
+        Ok(Some(bytes)) => serde_json::from_slice::<WeightsManifest>(&bytes).map_err(|e| format!("{MANIFEST}: {e}")),
+        Ok(None) => return, // The site ships no weights.
+        Err(e) => Err(e),
+    };
+    let status = async {
+        let manifest = manifest?;
+        let url = in_weights_folder(&manifest.weights)?;
+        model.set(ModelStatus::Loading(url.clone()));
+        let bytes = fetch_bytes(&url).await?.ok_or(format!("{url}: named by {MANIFEST} but not found (HTTP 404)"))?;
+        let status = load(engine, &url, &bytes);
+        if let (ModelStatus::Ready(_), Some(classes)) = (&status, manifest.classes) {
+            let url = in_weights_folder(&classes)?;
+            let text =
+                fetch_bytes(&url).await?.ok_or(format!("{url}: named by {MANIFEST} but not found (HTTP 404)"))?;
+            engine.set_class_names(&url, &String::from_utf8_lossy(&text))?;
         }
+        Ok::<ModelStatus, String>(status)
     }
+    .await;
+    model.set(status.unwrap_or_else(ModelStatus::Failed));
 }
 
 fn load(engine: &Engine, source: &str, bytes: &[u8]) -> ModelStatus {
@@ -40,7 +71,10 @@ fn load(engine: &Engine, source: &str, bytes: &[u8]) -> ModelStatus {
 }
 
 #[component]
-pub fn WeightsPanel(engine: Engine, model: RwSignal<ModelStatus>, ready: Signal<bool>) -> impl IntoView {
+pub fn WeightsPanel() -> impl IntoView {
+    let app = super::state::app_state();
+    let (engine, model, backend) = (app.engine.get_value(), app.model, app.backend);
+    let ready = move || backend.get().is_some();
     let names_status = RwSignal::new(String::new());
     let take_files = move |files: Vec<web_sys::File>| {
         let engine = engine.clone();
@@ -75,13 +109,15 @@ pub fn WeightsPanel(engine: Engine, model: RwSignal<ModelStatus>, ready: Signal<
             <p>"Drop a SqueezeNet 1.1 weights file here (.safetensors with torchvision names, or .onnx), or "
                 <label class="button">"choose one"
                     <input id="weights-input" type="file" accept=".safetensors,.onnx,.txt" multiple on:change=on_pick
-                        disabled=move || !ready.get() />
+                        disabled=move || !ready() />
                 </label>". Add a .txt file with one class name per line to name the classes."
             </p>
             <p id="class-names-status" class="status">{move || names_status.get()}</p>
             <p id="model-status" class=move || match model.get() { ModelStatus::Failed(_) => "status error", _ => "status" }>
                 {move || match model.get() {
-                    ModelStatus::None => "No weights loaded yet.".to_string(),
+                    ModelStatus::None => "No pretrained weights loaded: fine-tuning would start from random weights, \
+                        which needs far more images and epochs to reach a useful accuracy. Drop SqueezeNet 1.1 \
+                        weights here (the README says where to get them).".to_string(),
                     ModelStatus::Loading(name) => format!("Loading {name}…"),
                     ModelStatus::Ready(s) => format!(
                         "Loaded {} ({}): {} classes, {} parameters.", s.source, s.format, s.classes, thousands(s.parameters)

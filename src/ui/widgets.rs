@@ -4,7 +4,8 @@ use leptos::prelude::*;
 
 /// A labelled text box bound to `value` (numbers are typed as text and parsed by the panel,
 /// which names the setting in its message when they do not parse).
-pub fn text_field(id: &'static str, label: &'static str, value: RwSignal<String>, size: u32) -> impl IntoView {
+pub fn text_field(id: impl Into<String>, label: &'static str, value: RwSignal<String>, size: u32) -> impl IntoView {
+    let id: String = id.into();
     view! {
         <label class="setting">{label}" "
             <input id=id type="text" size=size prop:value=move || value.get()
@@ -15,11 +16,12 @@ pub fn text_field(id: &'static str, label: &'static str, value: RwSignal<String>
 
 /// A labelled drop-down of `(value, text)` options bound to `value`.
 pub fn select_field(
-    id: &'static str,
+    id: impl Into<String>,
     label: &'static str,
     value: RwSignal<String>,
     options: &'static [(&'static str, &'static str)],
 ) -> impl IntoView {
+    let id: String = id.into();
     view! {
         <label class="setting">{label}" "
             <select id=id on:change=move |ev| value.set(event_target_value(&ev))>

@@ -117,10 +117,19 @@ test("weights from ?weights=URL, and the site's bundled weights by default", asy
     await page.waitForFunction(() => document.querySelector("#model-status.error"), null, { timeout: 60_000 });
     assert.match(await page.textContent("#model-status"), /not found/);
 
+    // A site without weights/manifest.json ships none, and says what that means.
+    await page.goto(server.url);
+    await waitForBackend(page);
+    assert.match(await page.textContent("#model-status"), /No pretrained weights loaded: fine-tuning would start from random weights/);
+
+    // The manifest names the weights and their class names.
     await page.goto(bundled.url);
     await page.waitForFunction(() => document.querySelector("#model-status")?.textContent.startsWith("Loaded"),
       null, { timeout: 60_000 });
     assert.match(await page.textContent("#model-status"), /weights\/squeezenet1_1\.safetensors \(safetensors\)/);
+    await dropFiles(page, "#images", [await file("photos/china_227.png", "image/png")]);
+    await page.waitForFunction(() => document.querySelectorAll(".result .top-class").length === 5, null, { timeout: 60_000 });
+    assert.equal(await page.textContent(".result .class-name"), "fixture class 989", "the manifest's class names are used");
   } finally {
     await browser.close();
     await bundled.close();

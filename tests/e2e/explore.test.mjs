@@ -103,7 +103,7 @@ test("fine-tune, analyse and explore on the CPU", async () => {
     assert.equal(await page.inputValue("#analysis-method"), "bh");
     await page.fill("#analysis-theta", "-1");
     await page.click("#analyze-run");
-    assert.match(await page.textContent("#analysis-error"), /theta: `-1` is not a number ≥ 0/);
+    assert.match(await page.textContent("#analysis-error"), /θ: `-1` is not a number ≥ 0/);
     await page.fill("#analysis-theta", "0.5");
 
     const started = Date.now();
@@ -258,6 +258,48 @@ test("analyse a network that was not fine-tuned, on WebGPU", { timeout: 900_000 
     }
     await mkdir(ARTIFACTS, { recursive: true });
     await page.locator("#explore").screenshot({ path: join(ARTIFACTS, "explore-webgpu.png") });
+    assert.deepEqual(errors, []);
+  } finally {
+    await browser.close();
+  }
+});
+
+test("a GPU failure during the analysis: the page offers smaller passes or the CPU, and the CPU finishes it", { timeout: 900_000 }, async () => {
+  const browser = await launchChromium({ webgpu: true });
+  try {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+    const errors = [];
+    page.on("pageerror", (e) => errors.push(e.message));
+    await page.goto(server.url);
+    assert.match(await waitForBackend(page), /Backend: WebGPU/);
+    await loadFixtureWeights(page);
+    const files = (await digitsFolder()).filter((f) => !f.path.includes("/2/")).filter((_, i) => i % 3 === 0);
+    await dropFolder(page, "#dataset", files);
+    await page.waitForSelector("#dataset-summary");
+    await page.fill("#analysis-iterations", "100");
+    // Pause during the first chunk of activations, break the GPU, resume: the next GPU read
+    // (the rotation of pool1 onto its principal axes) reports the failure.
+    await page.click("#analyze-run");
+    await page.click("#analyze-pause");
+    await page.waitForFunction(() => document.querySelector("#analyze-pause").textContent === "Resume", null, { timeout: 600_000 });
+    assert.match(await page.textContent("#analysis-source"), /on the GPU, 16 image\(s\) per pass/);
+    assert.equal(await page.evaluate(() => window.layerlensGpuTestHooks.runOutOfMemory()), true);
+    await page.click("#analyze-pause");
+    await page.waitForSelector("#analysis-interrupted, #analysis-error", { timeout: 600_000 });
+    assert.equal(await page.$("#analysis-error"), null, "a GPU failure, not a plain error");
+    assert.equal(await page.$eval("#analysis-interrupted", (e) => e.dataset.kind), "OutOfMemory");
+    assert.match(await page.textContent("#analysis-failure"), /the GPU ran out of memory/);
+    assert.equal(await page.textContent("#analysis-continue-gpu"), "Run it again on the GPU, 8 image(s) per pass");
+    await page.click("#analysis-continue-cpu");
+    await page.waitForFunction(() => ["done", "failed", "interrupted"].includes(document.querySelector("#analysis-progress").dataset.stage),
+      null, { timeout: 600_000, polling: 250 });
+    assert.equal(await page.$eval("#analysis-progress", (e) => e.dataset.stage), "done");
+    assert.match(await page.textContent("#analysis-source"), /on the CPU, 4 image\(s\) per pass/);
+    // Out of memory leaves the GPU usable: only this analysis moved to the CPU.
+    assert.match(await page.textContent("#backend"), /^Backend: WebGPU/);
+    for (const id of ["#map-0", "#map-1", "#map-2"]) {
+      assert.ok(Number(await page.$eval(id, (c) => c.dataset.points)) >= 6, id);
+    }
     assert.deepEqual(errors, []);
   } finally {
     await browser.close();

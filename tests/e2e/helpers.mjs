@@ -17,10 +17,26 @@ const TYPES = {
 
 /** Serves dist/ on a free loopback port; resolves to { url, close }. `/fixtures/…` serves the
  * test fixtures (for `?weights=URL`); with `bundledWeights` the fixture weights also appear as
- * the site's own `weights/squeezenet1_1.safetensors`, as if shipped in www/weights/. */
-export async function serveDist({ bundledWeights = false } = {}) {
+ * the site's own, as `scripts/fetch-weights` would ship them in www/weights/: a manifest, the
+ * weights and 1,000 class names. */
+export async function serveDist({ bundledWeights = false, prefix = "/" } = {}) {
   const server = createServer(async (req, res) => {
-    const path = normalize(decodeURIComponent(new URL(req.url, "http://x").pathname));
+    let path = normalize(decodeURIComponent(new URL(req.url, "http://x").pathname));
+    // With a prefix, the site lives under it (as on a static host's sub-path) and nowhere else.
+    if (prefix !== "/") {
+      if (!path.startsWith(prefix)) { res.writeHead(404).end("not found"); return; }
+      path = "/" + path.slice(prefix.length);
+    }
+    if (bundledWeights && path === "/weights/manifest.json") {
+      res.writeHead(200, { "content-type": "application/json" })
+        .end(JSON.stringify({ weights: "squeezenet1_1.safetensors", classes: "imagenet_classes.txt" }));
+      return;
+    }
+    if (bundledWeights && path === "/weights/imagenet_classes.txt") {
+      res.writeHead(200, { "content-type": "text/plain" })
+        .end(Array.from({ length: 1000 }, (_, i) => `fixture class ${i}`).join("\n") + "\n");
+      return;
+    }
     let file = join(DIST, path.endsWith("/") ? path + "index.html" : path);
     if (path.startsWith("/fixtures/")) file = join(FIXTURES, path.slice("/fixtures/".length));
     if (bundledWeights && path === "/weights/squeezenet1_1.safetensors") {
@@ -36,7 +52,8 @@ export async function serveDist({ bundledWeights = false } = {}) {
   });
   await new Promise((ok) => server.listen(0, "127.0.0.1", ok));
   const { port } = server.address();
-  return { url: `http://127.0.0.1:${port}/`, close: () => new Promise((ok) => server.close(ok)) };
+  const close = () => new Promise((ok) => { server.close(ok); server.closeAllConnections(); });
+  return { url: `http://127.0.0.1:${port}${prefix}`, close };
 }
 
 /** Debian's Chromium, headless, with no outside connections; WebGPU only when asked. */
