@@ -419,3 +419,71 @@ fn tsne_bad_input_exits_with_a_message() {
     assert_eq!(result.status.code(), Some(1));
     assert!(stderr(&result).contains("CSV line 3, column `b`: `oops` is not a number"), "{}", stderr(&result));
 }
+
+#[test]
+fn convert_weights_turns_the_onnx_file_into_safetensors_that_load_bit_identically() {
+    use layerlens::model::weights::{WeightsFormat, load_weights};
+    let dir = tempfile::tempdir().unwrap();
+    let onnx = fixture("squeezenet/squeezenet1_1_random.onnx");
+    let out = dir.path().join("converted.safetensors");
+    let run = layerlens(&["convert-weights", "--in", onnx.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    assert!(stderr(&run).contains("1000 classes"), "{}", stderr(&run));
+    let (from_onnx, format) = load_weights(&std::fs::read(&onnx).unwrap()).unwrap();
+    assert_eq!(format, WeightsFormat::Onnx);
+    let (converted, format) = load_weights(&std::fs::read(&out).unwrap()).unwrap();
+    assert_eq!(format, WeightsFormat::Safetensors);
+    let keys: Vec<&str> = from_onnx.iter().map(|(k, _)| k).collect();
+    assert_eq!(keys, converted.iter().map(|(k, _)| k).collect::<Vec<_>>());
+    assert_eq!(keys.len(), 52, "26 convolutions, weight and bias each");
+    for (key, tensor) in from_onnx.iter() {
+        let other = converted.get(key).unwrap();
+        assert_eq!(tensor.shape, other.shape, "{key}");
+        let bits = |t: &[f32]| t.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&tensor.data), bits(&other.data), "{key}: not bit-identical");
+    }
+    // Not weights: refused with a message naming the file, exit code 1.
+    let junk = dir.path().join("junk.onnx");
+    std::fs::write(&junk, b"not a model").unwrap();
+    let bad = layerlens(&["convert-weights", "--in", junk.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(stderr(&bad).contains("junk.onnx"), "{}", stderr(&bad));
+}
+
+/// `scripts/fetch-weights` with files already at hand (no network): the hash is checked, the
+/// ONNX file converted, the class names and the manifest written; a wrong hash is refused.
+#[test]
+fn fetch_weights_checks_the_hash_converts_and_writes_the_manifest() {
+    let dir = tempfile::tempdir().unwrap();
+    let onnx = fixture("squeezenet/squeezenet1_1_random.onnx");
+    let classes = dir.path().join("names.txt");
+    std::fs::write(&classes, (0..1000).map(|i| format!("name {i}\n")).collect::<String>()).unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/fetch-weights");
+    let run = |sha: &str, out: &Path| {
+        Command::new(&script)
+            .args(["--onnx", onnx.to_str().unwrap(), "--classes", classes.to_str().unwrap()])
+            .args(["--out", out.to_str().unwrap(), "--expect-sha256", sha])
+            .env("LAYERLENS_BIN", env!("CARGO_BIN_EXE_layerlens"))
+            .output()
+            .unwrap()
+    };
+    let refused = run(&"0".repeat(64), &dir.path().join("refused"));
+    assert_eq!(refused.status.code(), Some(1), "{}", stderr(&refused));
+    assert!(stderr(&refused).contains("refusing it"), "{}", stderr(&refused));
+    assert!(!dir.path().join("refused").exists(), "nothing written for a wrong hash");
+
+    let sum = Command::new("sha256sum").arg(&onnx).output().unwrap();
+    let sha = String::from_utf8(sum.stdout).unwrap().split_whitespace().next().unwrap().to_string();
+    let out = dir.path().join("weights");
+    let ok = run(&sha, &out);
+    assert!(ok.status.success(), "{}", stderr(&ok));
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["weights"], "squeezenet1_1.safetensors");
+    assert_eq!(manifest["classes"], "imagenet_classes.txt");
+    assert_eq!(std::fs::read(out.join("imagenet_classes.txt")).unwrap(), std::fs::read(&classes).unwrap());
+    let (weights, _) =
+        layerlens::model::weights::load_weights(&std::fs::read(out.join("squeezenet1_1.safetensors")).unwrap())
+            .unwrap();
+    assert_eq!(weights.num_classes(), 1000);
+}
