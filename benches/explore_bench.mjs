@@ -26,7 +26,8 @@ try {
   const report = (name, f, steps) => {
     const sorted = [...f].sort((a, b) => a - b);
     const over = f.filter((t) => t > 16.7 + 1).length;
-    console.log(`${name}: ${steps} events, ${f.length} frames; longest ${sorted.at(-1).toFixed(1)} ms, median ${sorted[Math.floor(sorted.length / 2)].toFixed(1)} ms, ${over} frame(s) over 16.7 ms`);
+    const late = f.map((t, i) => [t, i]).filter(([t]) => t > 16.7 + 1).map(([, i]) => i);
+    console.log(`${name}: ${steps} events, ${f.length} frames; longest ${sorted.at(-1).toFixed(1)} ms, median ${sorted[Math.floor(sorted.length / 2)].toFixed(1)} ms, ${over} frame(s) over 16.7 ms${late.length ? ` (frame ${late.join(", ")})` : ""}`);
   };
 
   // Hover: the mouse crosses the map in 300 steps (each finds the nearest point in the grid).

@@ -170,30 +170,57 @@ fn SmallMap(index: usize) -> impl IntoView {
 }
 
 /// The tooltip by the cursor: thumbnail, number, true and predicted class, ambiguity.
+///
+/// One element for the page's life: moving to another point changes its texts and the image's
+/// address, never its structure (rebuilding it at every point cost a frame now and then with
+/// 10,000 points), and the image decodes off the page's thread.
 #[component]
 fn Tooltip() -> impl IntoView {
     let state = expect_context::<ExploreState>();
-    // The content changes only when another point is under the cursor; the position follows
-    // the cursor through the style alone.
-    let shown = Memo::new(move |_| state.hover.get().map(|h| h.position));
-    let style = move || state.hover.get().map(|h| format!("left: {}px; top: {}px;", h.x + 14, h.y + 14));
-    move || {
-        let position = shown.get()?;
+    // What the tooltip says changes only when another point is under the cursor; its position
+    // follows the cursor through the style alone.
+    let shown = Memo::new(move |_| {
+        let position = state.hover.get()?.position;
         let data = state.data.get()?;
-        let p = data.predictions.get(position)?.clone();
-        Some(view! {
-            <div id="map-tooltip" class="tooltip" style=style data-image=position + 1>
-                <img src=data.thumbnails[position].clone() alt="" />
-                <div>
-                    <strong>{format!("Image #{}", position + 1)}</strong><br/>
-                    {format!("True: {}", data.classes[p.truth])}<br/>
-                    {format!("Predicted: {}", data.network_classes[p.predicted])}<br/>
-                    {format!("Ambiguity: {}", significant(p.ambiguity, 5))}<br/>
-                    <span class="file">{data.files[position].clone()}</span>
-                </div>
-            </div>
+        let p = data.predictions.get(position)?;
+        Some(TooltipText {
+            position,
+            thumbnail: data.thumbnails[position].clone(),
+            truth: format!("True: {}", data.classes[p.truth]),
+            predicted: format!("Predicted: {}", data.network_classes[p.predicted]),
+            ambiguity: format!("Ambiguity: {}", significant(p.ambiguity, 5)),
+            file: data.files[position].clone(),
         })
+    });
+    let style = move || match (shown.with(Option::is_some), state.hover.get()) {
+        (true, Some(h)) => format!("left: {}px; top: {}px;", h.x + 14, h.y + 14),
+        _ => "display: none;".to_string(),
+    };
+    let text = move |part: fn(&TooltipText) -> String| move || shown.with(|t| t.as_ref().map(part).unwrap_or_default());
+    view! {
+        <div id=move || if shown.with(Option::is_some) { "map-tooltip" } else { "map-tooltip-hidden" } class="tooltip"
+            style=style data-image=move || shown.with(|t| t.as_ref().map_or(0, |t| t.position + 1))>
+            <img src=text(|t| t.thumbnail.clone()) alt="" decoding="async" />
+            <div>
+                <strong>{text(|t| format!("Image #{}", t.position + 1))}</strong><br/>
+                {text(|t| t.truth.clone())}<br/>
+                {text(|t| t.predicted.clone())}<br/>
+                {text(|t| t.ambiguity.clone())}<br/>
+                <span class="file">{text(|t| t.file.clone())}</span>
+            </div>
+        </div>
     }
+}
+
+/// The tooltip's content for one point.
+#[derive(Debug, Clone, PartialEq)]
+struct TooltipText {
+    position: usize,
+    thumbnail: String,
+    truth: String,
+    predicted: String,
+    ambiguity: String,
+    file: String,
 }
 
 /// Class toggles, "only misclassified", search.
