@@ -2,8 +2,11 @@
 //! pool1 of 341 images is 341 × 200,704 (274 MB), 23 GFLOP for the Gram matrix.
 //!
 //! The centred cross-product is accumulated on the device from blocks of the input,
-//! each uploaded, multiplied and dropped, so at most one block (≤
-//! [`BLOCK_BYTES`](super::device_exact::BLOCK_BYTES)) of the input is ever on the device:
+//! each uploaded, multiplied and dropped, and the device finishes each block before the next
+//! is made (a one-value read), so at most one block (≤
+//! [`BLOCK_BYTES`](super::device_exact::BLOCK_BYTES)) of the input is ever on the device or
+//! waiting in memory to be uploaded — without that wait burn queues every block's upload at
+//! once, and the page's memory held the whole matrix a second time:
 //! * N ≤ M: the N×N Gram matrix X̃X̃ᵀ over blocks of columns;
 //! * N > M: the M×M scatter matrix X̃ᵀX̃ over blocks of rows.
 //!
@@ -23,12 +26,12 @@ pub async fn device_pca(data: &[f32], n: usize, m: usize, d: usize, device: &Dev
     let mean = column_means(data, n, m);
     match pca_route(n, m) {
         PcaRoute::Gram => {
-            let gram = centred_gram(data, n, m, &mean, device);
+            let gram = centred_gram(data, n, m, &mean, device).await?;
             let gram = symmetric_f64(read_f32(gram).await?, n);
             Ok(scores_from_gram(&gram, n, m, d))
         }
         PcaRoute::Covariance => {
-            let scatter = centred_scatter(data, n, m, &mean, device);
+            let scatter = centred_scatter(data, n, m, &mean, device).await?;
             let scatter = symmetric_f64(read_f32(scatter).await?, m);
             Ok(scores_from_scatter(data, n, m, &mean, &scatter, d))
         }
@@ -40,7 +43,18 @@ pub fn gram_block_columns(n: usize, m: usize) -> usize {
     (BLOCK_BYTES / (4 * n.max(1))).clamp(1, m.max(1))
 }
 
-fn centred_gram(data: &[f32], n: usize, m: usize, mean: &[f64], device: &Device) -> Tensor<2> {
+/// Waits until the device has done the work queued into `accumulated` (one value is read).
+async fn settle(accumulated: &Tensor<2>) -> Result<(), BackendError> {
+    read_f32(accumulated.clone().slice([0..1, 0..1])).await.map(drop)
+}
+
+async fn centred_gram(
+    data: &[f32],
+    n: usize,
+    m: usize,
+    mean: &[f64],
+    device: &Device,
+) -> Result<Tensor<2>, BackendError> {
     let width = gram_block_columns(n, m);
     let mut gram = Tensor::<2>::zeros([n, n], device);
     for c0 in (0..m).step_by(width) {
@@ -52,11 +66,18 @@ fn centred_gram(data: &[f32], n: usize, m: usize, mean: &[f64], device: &Device)
         }
         let block = Tensor::<2>::from_data(TensorData::new(block, [n, w]), device);
         gram = gram + block.clone().matmul(block.transpose());
+        settle(&gram).await?;
     }
-    gram
+    Ok(gram)
 }
 
-fn centred_scatter(data: &[f32], n: usize, m: usize, mean: &[f64], device: &Device) -> Tensor<2> {
+async fn centred_scatter(
+    data: &[f32],
+    n: usize,
+    m: usize,
+    mean: &[f64],
+    device: &Device,
+) -> Result<Tensor<2>, BackendError> {
     let rows = (BLOCK_BYTES / (4 * m.max(1))).clamp(1, n.max(1));
     let mut scatter = Tensor::<2>::zeros([m, m], device);
     for r0 in (0..n).step_by(rows) {
@@ -67,8 +88,9 @@ fn centred_scatter(data: &[f32], n: usize, m: usize, mean: &[f64], device: &Devi
             .collect();
         let block = Tensor::<2>::from_data(TensorData::new(block, [r1 - r0, m]), device);
         scatter = scatter + block.clone().transpose().matmul(block);
+        settle(&scatter).await?;
     }
-    scatter
+    Ok(scatter)
 }
 
 /// f32 k×k from the device → f64, averaged with its transpose (the device's
