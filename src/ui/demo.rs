@@ -34,7 +34,7 @@ async fn load_demo(app: &AppState, per_class: Option<usize>) -> Result<(), Strin
         app.data_set.set(DataSetStatus::Reading { done, total: chosen.len() });
         let url = format!("{DEMO}/{}", image.path);
         let bytes = fetch_bytes(&url).await?.ok_or(format!("{url}: not found (HTTP 404)"))?;
-        builder.add_file(&format!("{DEMO}/{}", image.path), bytes);
+        builder.add_file(&url, bytes);
         yield_to_browser().await;
     }
     let data = builder.finish();

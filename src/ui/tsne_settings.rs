@@ -137,7 +137,7 @@ impl TsneSettings {
             {text_field(id("perplexity"), "perplexity", self.perplexity, 5)}
             {text_field(id("learning-rate"), "learning rate", self.learning_rate, 6)}
             {text_field(id("exaggeration"), "exaggeration", self.exaggeration, 4)}
-            {text_field(id("exaggeration-iterations"), "for iterations", self.exaggeration_iterations, 4)}
+            {text_field(id("exaggeration-iterations"), "exaggeration iterations", self.exaggeration_iterations, 4)}
             {select_field(id("method"), "method", self.method, &METHOD_OPTIONS)}
             {text_field(id("theta"), "θ", self.theta, 4)}
             {input_options.then(|| view! {
