@@ -2,8 +2,9 @@
 //!
 //! The data flows one way — files → images → model → activations → views — and the modules
 //! follow it: `data` (image files to network input), `model` (SqueezeNet, its weights, running
-//! it), `backend` (CPU or GPU device, async read-back), `cli` (native command line) and `ui`
-//! (the Leptos page, wasm32 only). Everything but `ui` compiles and is tested natively.
+//! it), `backend` (CPU or GPU device, async read-back), `session` (a person's work as one file),
+//! `cli` (native command line) and `ui` (the Leptos page, wasm32 only). Everything but `ui`
+//! compiles and is tested natively.
 
 pub mod analysis;
 pub mod backend;
@@ -12,6 +13,7 @@ pub mod cli;
 pub mod data;
 pub mod embed;
 pub mod model;
+pub mod session;
 pub mod tensor_file;
 pub mod text_format;
 pub mod train;

@@ -64,7 +64,8 @@ impl AnalysisConfig {
 }
 
 /// One layer's map.
-#[derive(Debug, Clone, PartialEq)]
+/// Saved in sessions (`crate::session`) as it is.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LayerMap {
     pub layer: Layer,
     /// One image's output shape in the network (`[C, H, W]` or `[K]`).
@@ -87,7 +88,8 @@ pub struct LayerMap {
 }
 
 /// The finished analysis: everything the Explore view and the exports show.
-#[derive(Debug, Clone)]
+/// Saved in sessions (`crate::session`) as it is.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Analysis {
     /// The data set's classes (true classes).
     pub classes: Vec<String>,

@@ -1,10 +1,10 @@
 //! What the classifier said about each image: its top two classes and how torn it was
 //! between them (workflow step 7: ambiguity = second-largest / largest probability).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The classifier's verdict on one image.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ImagePrediction {
     /// Index into the data set's images (stable across views, exports and sessions).
     pub image: usize,

@@ -18,7 +18,7 @@ pub const KNN_K: usize = 5;
 pub const MAX_SCORED_POINTS: usize = 2_000;
 
 /// The two figures shown under a map.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
 pub struct MapQuality {
     /// Trustworthiness at k = [`TRUST_K`], in [0, 1]; 1 = no false neighbours.
     pub trustworthiness: f64,

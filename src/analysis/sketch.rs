@@ -20,7 +20,7 @@ pub const DEFAULT_SKETCH_WIDTH: usize = 2048;
 pub const DEFAULT_SKETCH_NONZEROS: usize = 8;
 
 /// What a sketch was, for the page and the exports to say.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct SketchInfo {
     pub width: usize,
     pub nonzeros: usize,

@@ -9,7 +9,7 @@
 pub const AUTO_EXACT_MAX_N: usize = 2_000;
 
 /// How the repulsive forces (and with them, the affinities) are computed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub enum Method {
     /// Exact for N ≤ [`AUTO_EXACT_MAX_N`], Barnes-Hut above.
     #[default]
@@ -61,7 +61,7 @@ impl std::str::FromStr for Method {
 }
 
 /// Which pairs carry input affinity.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub enum Affinities {
     /// All pairs with [`Method::Exact`], nearest neighbours with Barnes-Hut.
     #[default]
@@ -73,7 +73,7 @@ pub enum Affinities {
 }
 
 /// Initial embedding.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub enum Init {
     /// First two principal components, first one scaled to standard deviation 1e-4
     /// (openTSNE; Kobak & Linderman 2021). Ignores the seed.
@@ -84,7 +84,7 @@ pub enum Init {
 }
 
 /// Every t-SNE parameter. Start from a preset and override fields.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TsneConfig {
     /// Perplexity, the effective number of neighbours of each point's Gaussian.
     /// Default 30 (van der Maaten & Hinton 2008; openTSNE, MATLAB, scikit-learn).

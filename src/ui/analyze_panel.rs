@@ -4,15 +4,14 @@
 //! perplexity, seed).
 
 use std::cell::Cell;
-use std::io::Cursor;
 use std::rc::Rc;
 use std::sync::Arc;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use super::browser_files::{object_url, yield_to_browser};
-use super::explore::{ExploreData, MapState};
+use super::browser_files::yield_to_browser;
+use super::explore::{ExploreData, MapState, thumbnail_urls};
 use super::job_driver::{Ended, SteppedJob, drive};
 use super::run_control::Control;
 use super::state::app_state;
@@ -20,7 +19,6 @@ use super::tsne_settings::TsneSettings;
 use super::widgets::text_field;
 use crate::analysis::{AnalysisConfig, AnalysisError, AnalysisStep, Analyzer};
 use crate::backend::{BackendKind, GpuFailure, GpuFailureKind, Host, PassSizes, Recovery, is_cpu};
-use crate::data::dataset::DataSet;
 use crate::embed::preset::TsnePreset;
 use crate::model::layers::Layer;
 
@@ -61,19 +59,6 @@ enum Phase {
 struct Launch {
     on_cpu: bool,
     pass: Option<usize>,
-}
-
-/// PNG thumbnails as object URLs, in the order of `images`.
-fn thumbnail_urls(data: &DataSet, images: &[usize]) -> Vec<String> {
-    images
-        .iter()
-        .map(|&i| {
-            let mut png = Vec::new();
-            let _ = image::DynamicImage::ImageRgb8(data.images[i].thumbnail.clone())
-                .write_to(&mut Cursor::new(&mut png), image::ImageFormat::Png);
-            object_url(&png, "image/png").unwrap_or_default()
-        })
-        .collect()
 }
 
 #[component]
@@ -229,17 +214,8 @@ pub fn AnalyzePanel() -> impl IntoView {
                             }
                         }
                         AnalysisStep::MapFinished { index } => {
-                            let map = &analyzer.maps()[index];
-                            explore.maps.update(|maps| {
-                                maps[index] = MapState {
-                                    layer: map.layer,
-                                    width: map.width,
-                                    coords: map.coords.clone(),
-                                    quality: map.quality,
-                                    notes: map.notes.clone(),
-                                    status: String::new(),
-                                }
-                            });
+                            let map = MapState::from(&analyzer.maps()[index]);
+                            explore.maps.update(|maps| maps[index] = map);
                         }
                         AnalysisStep::Finished => {}
                     },

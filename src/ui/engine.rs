@@ -183,6 +183,25 @@ impl Engine {
         self.0.borrow_mut().trained = Some(trained);
     }
 
+    /// The fine-tuned network's weights and validation images, when it was trained on the data
+    /// set the page holds now (what a session saves).
+    pub fn trained_on_current_data(&self) -> Option<(SqueezeNetWeights, Vec<usize>)> {
+        let state = self.0.borrow();
+        let data = state.data_set.as_ref()?;
+        let trained = state.trained.as_ref().filter(|t| Arc::ptr_eq(&t.data, data))?;
+        Some((trained.weights.clone(), trained.validation.clone()))
+    }
+
+    /// Puts back a network fine-tuned on the page's current data set (from a session): built on
+    /// the page's device from its weights, as training would have left it.
+    pub fn restore_trained(&self, weights: SqueezeNetWeights, validation: Vec<usize>) -> Result<(), String> {
+        let device = self.device()?;
+        let data = self.data_set().ok_or("a session's network comes with its data set")?;
+        let net = SqueezeNet::from_weights(&weights, &device);
+        self.set_trained(TrainedModel { net, weights, data, validation });
+        Ok(())
+    }
+
     /// What to analyse: the network fine-tuned on the current data set and its own validation
     /// images when there is one; otherwise the loaded network on the validation split of the
     /// data set (`fraction`, `seed`, as training would split it), predicting its own classes.

@@ -16,6 +16,7 @@ mod images_panel;
 mod job_driver;
 mod run_control;
 mod scatter;
+mod session;
 mod state;
 mod training_chart;
 mod training_panel;
@@ -109,6 +110,7 @@ fn App() -> impl IntoView {
         </nav>
         <main>
             <demo::Welcome />
+            <session::SessionBar />
             <DataSetPanel />
             <WeightsPanel />
             <TrainingPanel />

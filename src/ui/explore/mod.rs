@@ -8,16 +8,19 @@ mod map_canvas;
 pub mod synthetic;
 mod tables;
 
+use std::io::Cursor;
 use std::sync::Arc;
 
 use leptos::prelude::*;
 
-use crate::analysis::Analysis;
 use crate::analysis::palette::{DISTINCT_MARKERS, Shape, marker};
 use crate::analysis::predictions::ImagePrediction;
 use crate::analysis::quality::MapQuality;
+use crate::analysis::{Analysis, LayerMap};
+use crate::data::dataset::DataSet;
 use crate::model::layers::Layer;
 use crate::text_format::{significant, thousands};
+use crate::ui::browser_files::object_url;
 use details::SelectionDetails;
 use exports::Exports;
 use map_canvas::MapCanvas;
@@ -110,6 +113,26 @@ impl ExploreState {
         self.hover.set(None);
     }
 
+    /// Shows a finished analysis of `data` (one restored from a session) as the analysis that
+    /// made it would have left the view.
+    pub fn show_finished(&self, analysis: Arc<Analysis>, data: &DataSet) {
+        self.clear();
+        let images: Vec<usize> = analysis.predictions.iter().map(|p| p.image).collect();
+        self.hidden.set(vec![false; analysis.classes.len()]);
+        self.data.set(Some(Arc::new(ExploreData {
+            classes: analysis.classes.clone(),
+            network_classes: analysis.network_classes.clone(),
+            same_classes: analysis.same_classes,
+            predictions: analysis.predictions.clone(),
+            files: images.iter().map(|&i| data.images[i].path.clone()).collect(),
+            thumbnails: thumbnail_urls(data, &images),
+            class_maps: analysis.class_maps.clone(),
+            class_map_side: analysis.class_map_side,
+        })));
+        self.maps.set(analysis.maps.iter().map(MapState::from).collect());
+        self.analysis.set(Some(analysis));
+    }
+
     pub fn select(&self, position: usize) {
         self.selected.set(Some(position));
     }
@@ -117,6 +140,33 @@ impl ExploreState {
     pub fn mark(&self, positions: Vec<usize>, label: String) {
         self.marked.set(positions);
         self.marked_label.set(label);
+    }
+}
+
+/// PNG thumbnails as object URLs, in the order of `images`.
+pub fn thumbnail_urls(data: &DataSet, images: &[usize]) -> Vec<String> {
+    images
+        .iter()
+        .map(|&i| {
+            let mut png = Vec::new();
+            let _ = image::DynamicImage::ImageRgb8(data.images[i].thumbnail.clone())
+                .write_to(&mut Cursor::new(&mut png), image::ImageFormat::Png);
+            object_url(&png, "image/png").unwrap_or_default()
+        })
+        .collect()
+}
+
+impl From<&LayerMap> for MapState {
+    /// A finished map.
+    fn from(map: &LayerMap) -> Self {
+        MapState {
+            layer: map.layer,
+            width: map.width,
+            coords: map.coords.clone(),
+            quality: map.quality,
+            notes: map.notes.clone(),
+            status: String::new(),
+        }
     }
 }
 

@@ -1,0 +1,259 @@
+//! A session — the data set a person brought, the network they fine-tuned on it and the analysis
+//! they explored — as one file. The page keeps the newest in the browser's storage so a reload
+//! picks up where it was, and offers it as a download ("Export session") that another browser
+//! imports. Everything is restored exactly: the same images in the same order, the same weights,
+//! the same maps and tables, bit for bit.
+//!
+//! The file is a zip archive (its CRC-32s tell a damaged file from a good one):
+//! - `session.json`: the format name and version, when it was saved, the data set's file list,
+//!   the training's validation images, the analysis and the page's settings;
+//! - `files/<n>`: the data set's n-th file, as the person gave it (stored, not re-compressed);
+//! - `weights.safetensors`: the fine-tuned network, when there is one.
+
+use std::collections::BTreeMap;
+use std::io::{Cursor, Read, Write};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use zip::write::SimpleFileOptions;
+
+use crate::analysis::Analysis;
+use crate::data::dataset::{DataSet, DataSetBuilder};
+use crate::model::weights::{SqueezeNetWeights, load_weights, weights_to_safetensors};
+
+/// What `session.json` says it is; anything else is not a layerlens session.
+pub const FORMAT: &str = "layerlens-session";
+/// The newest layout this build reads and the one it writes. A file of a newer version is
+/// refused (its contents may mean something this build does not know), never half-read.
+pub const VERSION: u32 = 1;
+
+const MANIFEST: &str = "session.json";
+const WEIGHTS: &str = "weights.safetensors";
+
+/// The network fine-tuned on the session's data set.
+#[derive(Debug, Clone)]
+pub struct TrainedNetwork {
+    pub weights: SqueezeNetWeights,
+    /// The data set's images it was evaluated on (never trained on), by index.
+    pub validation: Vec<usize>,
+}
+
+/// Everything a session holds. Each part is optional: a session is saved after each step.
+#[derive(Debug, Clone, Default)]
+pub struct Session {
+    /// When it was saved, in milliseconds since the Unix epoch.
+    pub saved_at_ms: f64,
+    pub data: Option<Arc<DataSet>>,
+    pub trained: Option<TrainedNetwork>,
+    pub analysis: Option<Analysis>,
+    /// The page's settings (form field → value), restored into the fields.
+    pub settings: BTreeMap<String, String>,
+}
+
+/// What a session holds, told without decoding its images or weights (for "Restore…?").
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionSummary {
+    pub saved_at_ms: f64,
+    pub images: usize,
+    pub classes: usize,
+    pub trained: bool,
+    pub analysed: bool,
+}
+
+/// Why a file could not be read as a session.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error("not a layerlens session file ({0})")]
+    NotASession(String),
+    #[error(
+        "this session was saved by a newer layerlens (session version {0}; this page reads up to {VERSION}): open it with the newer page"
+    )]
+    Newer(u32),
+    #[error("the session file is damaged: {0}")]
+    Damaged(String),
+    #[error("could not write the session: {0}")]
+    Write(String),
+}
+
+#[derive(Serialize, Deserialize)]
+struct Manifest {
+    format: String,
+    version: u32,
+    saved_at_ms: f64,
+    /// The data set's files in the data set's order: `files/<n>` holds the n-th.
+    files: Option<Vec<String>>,
+    /// Files that were not taken when the data set was read, and why.
+    rejected: Vec<(String, String)>,
+    validation: Option<Vec<usize>>,
+    analysis: Option<Analysis>,
+    settings: BTreeMap<String, String>,
+}
+
+fn file_entry(index: usize) -> String {
+    format!("files/{index}")
+}
+
+impl Session {
+    /// The session file's bytes.
+    pub fn to_bytes(&self) -> Result<Vec<u8>, SessionError> {
+        let manifest = Manifest {
+            format: FORMAT.into(),
+            version: VERSION,
+            saved_at_ms: self.saved_at_ms,
+            files: self.data.as_ref().map(|d| d.images.iter().map(|i| i.path.clone()).collect()),
+            rejected: self
+                .data
+                .as_ref()
+                .map(|d| d.rejected.iter().map(|r| (r.path.clone(), r.reason.clone())).collect())
+                .unwrap_or_default(),
+            validation: self.trained.as_ref().map(|t| t.validation.clone()),
+            analysis: self.analysis.clone(),
+            settings: self.settings.clone(),
+        };
+        let write = |e: &dyn std::fmt::Display| SessionError::Write(e.to_string());
+        let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        // Images and weights are already compressed, or do not compress: stored as they are.
+        let stored = SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored).large_file(true);
+        let deflated = SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+        zip.start_file(MANIFEST, deflated).map_err(|e| write(&e))?;
+        zip.write_all(&serde_json::to_vec(&manifest).map_err(|e| write(&e))?).map_err(|e| write(&e))?;
+        if let Some(trained) = &self.trained {
+            let bytes = weights_to_safetensors(&trained.weights).map_err(|e| write(&e))?;
+            zip.start_file(WEIGHTS, stored).map_err(|e| write(&e))?;
+            zip.write_all(&bytes).map_err(|e| write(&e))?;
+        }
+        for (index, image) in self.data.iter().flat_map(|d| d.images.iter()).enumerate() {
+            zip.start_file(file_entry(index), stored).map_err(|e| write(&e))?;
+            zip.write_all(&image.bytes).map_err(|e| write(&e))?;
+        }
+        Ok(zip.finish().map_err(|e| write(&e))?.into_inner())
+    }
+
+    /// Reads a session file: the data set is decoded and checked again, as when it was first
+    /// read, so it is the same data set (classes, order, thumbnails).
+    pub fn from_bytes(bytes: &[u8]) -> Result<Session, SessionError> {
+        let mut archive = open(bytes)?;
+        let manifest = read_manifest(&mut archive)?;
+        let data = match &manifest.files {
+            None => None,
+            Some(paths) => {
+                let mut builder = DataSetBuilder::new();
+                for (index, path) in paths.iter().enumerate() {
+                    builder.add_file(path, read_entry(&mut archive, &file_entry(index))?);
+                }
+                for (path, reason) in &manifest.rejected {
+                    builder.reject(path.clone(), reason.clone());
+                }
+                let data = builder.finish();
+                if data.images.len() != paths.len() {
+                    return Err(SessionError::Damaged(format!(
+                        "{} of its {} images no longer read as images",
+                        paths.len() - data.images.len(),
+                        paths.len()
+                    )));
+                }
+                Some(Arc::new(data))
+            }
+        };
+        let trained = match manifest.validation {
+            None => None,
+            Some(validation) => {
+                let (weights, _) = load_weights(&read_entry(&mut archive, WEIGHTS)?)
+                    .map_err(|e| SessionError::Damaged(format!("{WEIGHTS}: {e}")))?;
+                let images = data.as_ref().map_or(0, |d| d.images.len());
+                if let Some(&bad) = validation.iter().find(|&&i| i >= images) {
+                    return Err(SessionError::Damaged(format!("validation image {bad} of {images}")));
+                }
+                Some(TrainedNetwork { weights, validation })
+            }
+        };
+        if let Some(analysis) = &manifest.analysis {
+            check_analysis(analysis, data.as_deref())?;
+        }
+        Ok(Session {
+            saved_at_ms: manifest.saved_at_ms,
+            data,
+            trained,
+            analysis: manifest.analysis,
+            settings: manifest.settings,
+        })
+    }
+
+    /// What a session file holds, reading only its manifest.
+    pub fn summary(bytes: &[u8]) -> Result<SessionSummary, SessionError> {
+        let manifest = read_manifest(&mut open(bytes)?)?;
+        let files = manifest.files.as_deref().unwrap_or_default();
+        let classes: std::collections::BTreeSet<_> =
+            files.iter().filter_map(|path| crate::data::dataset::label_of(path)).collect();
+        Ok(SessionSummary {
+            saved_at_ms: manifest.saved_at_ms,
+            images: files.len(),
+            classes: classes.len(),
+            trained: manifest.validation.is_some(),
+            analysed: manifest.analysis.is_some(),
+        })
+    }
+}
+
+/// An analysis that does not fit its data set would have the page look past its images or
+/// classes: such a file is damaged, whatever its checksums say.
+fn check_analysis(analysis: &Analysis, data: Option<&DataSet>) -> Result<(), SessionError> {
+    let bad = |what: String| Err(SessionError::Damaged(format!("its analysis does not fit its data set: {what}")));
+    let images = data.map_or(0, |d| d.images.len());
+    let (classes, outputs, n) = (analysis.classes.len(), analysis.network_classes.len(), analysis.predictions.len());
+    if analysis.files.len() != images {
+        return bad(format!("{} file names for {images} images", analysis.files.len()));
+    }
+    if let Some(p) = analysis.predictions.iter().find(|p| {
+        p.image >= images || p.truth >= classes || p.predicted >= outputs || p.top2.iter().any(|&(c, _)| c >= outputs)
+    }) {
+        return bad(format!("the prediction for image {}", p.image));
+    }
+    let plane = 2 * analysis.class_map_side * analysis.class_map_side;
+    if analysis.probabilities.iter().any(|p| p.len() != outputs) || analysis.probabilities.len() != n {
+        return bad("class probabilities".into());
+    }
+    if analysis.class_maps.len() != n || analysis.class_maps.iter().any(|m| m.len() != plane) {
+        return bad("class maps".into());
+    }
+    if let Some(map) = analysis.maps.iter().find(|m| m.coords.len() != 2 * n) {
+        return bad(format!("the {} map has {} coordinates for {n} images", map.layer, map.coords.len()));
+    }
+    Ok(())
+}
+
+fn open(bytes: &[u8]) -> Result<zip::ZipArchive<Cursor<&[u8]>>, SessionError> {
+    zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| SessionError::NotASession(format!("not a zip archive: {e}")))
+}
+
+/// The manifest, after checking what the file says it is: its format first, then its version,
+/// and only then its contents.
+fn read_manifest(archive: &mut zip::ZipArchive<Cursor<&[u8]>>) -> Result<Manifest, SessionError> {
+    let text = match archive.by_name(MANIFEST) {
+        Ok(mut entry) => {
+            let mut text = Vec::new();
+            entry.read_to_end(&mut text).map_err(|e| SessionError::Damaged(format!("{MANIFEST}: {e}")))?;
+            text
+        }
+        Err(_) => return Err(SessionError::NotASession(format!("a zip archive without {MANIFEST}"))),
+    };
+    let value: serde_json::Value =
+        serde_json::from_slice(&text).map_err(|e| SessionError::Damaged(format!("{MANIFEST}: {e}")))?;
+    if value.get("format").and_then(|f| f.as_str()) != Some(FORMAT) {
+        return Err(SessionError::NotASession(format!("{MANIFEST} is not a layerlens session's")));
+    }
+    match value.get("version").and_then(|v| v.as_u64()) {
+        Some(version) if version > VERSION as u64 => return Err(SessionError::Newer(version as u32)),
+        Some(_) => {}
+        None => return Err(SessionError::Damaged(format!("{MANIFEST} has no version"))),
+    }
+    serde_json::from_value(value).map_err(|e| SessionError::Damaged(format!("{MANIFEST}: {e}")))
+}
+
+/// One entry's bytes; the zip reader checks its CRC-32 as it reaches the end.
+fn read_entry(archive: &mut zip::ZipArchive<Cursor<&[u8]>>, name: &str) -> Result<Vec<u8>, SessionError> {
+    let mut entry = archive.by_name(name).map_err(|e| SessionError::Damaged(format!("{name}: {e}")))?;
+    let mut bytes = Vec::new();
+    entry.read_to_end(&mut bytes).map_err(|e| SessionError::Damaged(format!("{name}: {e}")))?;
+    Ok(bytes)
+}

@@ -1,0 +1,167 @@
+//! Session files: a session (data set, fine-tuned weights, analysis, settings) comes back from
+//! its file exactly; files of a newer version, damaged files and other files are refused with a
+//! message that says which.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::io::{Cursor, Write};
+use std::sync::Arc;
+
+use futures_lite::future::block_on;
+use layerlens::analysis::{Analysis, AnalysisConfig, AnalysisStep, Analyzer};
+use layerlens::backend::cpu_device;
+use layerlens::data::dataset::DataSet;
+use layerlens::data::sources::load_path;
+use layerlens::embed::preset::TsnePreset;
+use layerlens::model::layers::Layer;
+use layerlens::model::squeezenet::SqueezeNet;
+use layerlens::model::weights::load_weights;
+use layerlens::session::{Session, SessionError, TrainedNetwork, VERSION};
+
+use common::{fixture, fixture_bytes};
+
+/// A small but real session: twelve digit images of three classes (and a file rejected on loading), the
+/// fixture's weights as "fine-tuned", and an analysis of two layers made by the analyzer.
+fn session() -> Session {
+    let mut data = load_path(&fixture("digits3")).unwrap();
+    data.images = data.images.into_iter().step_by(8).collect();
+    assert_eq!(data.images.len(), 12);
+    data.rejected
+        .push(layerlens::data::dataset::Rejected { path: "0/notes.txt".into(), reason: "not an image".into() });
+    data.rejected.sort_by(|a, b| a.path.cmp(&b.path)); // as a data set keeps them
+    let data = Arc::new(data);
+    let (weights, _) = load_weights(&fixture_bytes("squeezenet/squeezenet1_1_random.safetensors")).unwrap();
+    let validation: Vec<usize> = (0..12).step_by(2).collect();
+    let analysis = analyse(&data, &validation, SqueezeNet::from_weights(&weights, &cpu_device()));
+    let settings = BTreeMap::from([("epochs".to_string(), "4".to_string()), ("analysis-seed".into(), "7".into())]);
+    Session {
+        saved_at_ms: 1_796_000_000_123.0,
+        data: Some(data),
+        trained: Some(TrainedNetwork { weights, validation }),
+        analysis: Some(analysis),
+        settings,
+    }
+}
+
+fn analyse(data: &Arc<DataSet>, images: &[usize], net: SqueezeNet) -> Analysis {
+    let mut config = AnalysisConfig::new(TsnePreset::Matlab, images.len(), 3);
+    config.layers = vec![Layer::Conv10, Layer::Prob];
+    config.tsne.n_iter = 60;
+    let names: Vec<String> = (0..1000).map(|c| format!("imagenet {c}")).collect();
+    let mut analyzer = Analyzer::new(data.clone(), images.to_vec(), net, names, cpu_device(), config).unwrap();
+    while block_on(analyzer.step()).unwrap() != AnalysisStep::Finished {}
+    analyzer.finish()
+}
+
+#[test]
+fn a_session_comes_back_exactly() {
+    let saved = session();
+    let bytes = saved.to_bytes().unwrap();
+    let summary = Session::summary(&bytes).unwrap();
+    assert_eq!((summary.images, summary.classes, summary.trained, summary.analysed), (12, 3, true, true));
+    assert_eq!(summary.saved_at_ms, saved.saved_at_ms);
+
+    let restored = Session::from_bytes(&bytes).unwrap();
+    let (before, after) = (saved.data.as_ref().unwrap(), restored.data.as_ref().unwrap());
+    assert_eq!(after.classes, before.classes);
+    assert_eq!(after.images.len(), 12);
+    for (a, b) in after.images.iter().zip(&before.images) {
+        assert_eq!((&a.path, a.class, &a.bytes[..]), (&b.path, b.class, &b.bytes[..]));
+        assert_eq!(a.thumbnail, b.thumbnail);
+    }
+    assert_eq!(after.rejected, before.rejected);
+    let (before, after) = (saved.trained.as_ref().unwrap(), restored.trained.as_ref().unwrap());
+    assert_eq!(after.validation, before.validation);
+    for ((name_a, a), (name_b, b)) in after.weights.iter().zip(before.weights.iter()) {
+        assert_eq!(name_a, name_b);
+        assert_eq!(a, b, "{name_a} bit for bit");
+    }
+    // Coordinates, probabilities, qualities, t-SNE settings: equal, not merely close.
+    assert_eq!(restored.analysis, saved.analysis);
+    assert_eq!(restored.settings, saved.settings);
+    assert_eq!(restored.saved_at_ms, saved.saved_at_ms);
+}
+
+#[test]
+fn a_session_of_only_a_data_set_or_nothing_comes_back() {
+    let mut partial = session();
+    partial.trained = None;
+    partial.analysis = None;
+    let restored = Session::from_bytes(&partial.to_bytes().unwrap()).unwrap();
+    assert_eq!(restored.data.unwrap().images.len(), 12);
+    assert!(restored.trained.is_none() && restored.analysis.is_none());
+
+    let empty = Session::from_bytes(&Session::default().to_bytes().unwrap()).unwrap();
+    assert!(empty.data.is_none() && empty.trained.is_none() && empty.analysis.is_none());
+}
+
+/// A zip holding just a `session.json` with this text.
+fn zip_with_manifest(text: &str) -> Vec<u8> {
+    let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    zip.start_file("session.json", zip::write::SimpleFileOptions::default()).unwrap();
+    zip.write_all(text.as_bytes()).unwrap();
+    zip.finish().unwrap().into_inner()
+}
+
+#[test]
+fn a_session_from_a_newer_version_is_refused() {
+    let newer = VERSION + 1;
+    let bytes = zip_with_manifest(&format!(r#"{{"format":"layerlens-session","version":{newer},"what":"unknown"}}"#));
+    let error = Session::from_bytes(&bytes).unwrap_err();
+    assert!(matches!(error, SessionError::Newer(v) if v == newer), "{error}");
+    assert!(error.to_string().contains("newer layerlens"), "{error}");
+    assert!(matches!(Session::summary(&bytes), Err(SessionError::Newer(_))));
+}
+
+#[test]
+fn a_damaged_session_is_refused() {
+    let saved = session();
+    let bytes = saved.to_bytes().unwrap();
+    // One byte of an image changed inside the file: its CRC-32 no longer matches.
+    let image = &saved.data.as_ref().unwrap().images[5].bytes;
+    let at = bytes.windows(image.len()).position(|w| w == &image[..]).expect("images are stored as they are");
+    let mut damaged = bytes.clone();
+    damaged[at + image.len() / 2] ^= 0x40;
+    let error = Session::from_bytes(&damaged).unwrap_err();
+    assert!(matches!(error, SessionError::Damaged(_)), "{error}");
+    assert!(error.to_string().contains("files/5"), "names the damaged entry: {error}");
+
+    // Cut short: the zip's directory (at its end) is gone.
+    let error = Session::from_bytes(&bytes[..bytes.len() * 2 / 3]).unwrap_err();
+    assert!(matches!(error, SessionError::NotASession(_) | SessionError::Damaged(_)), "{error}");
+
+    // An analysis that does not fit its data set (the page would look past its images).
+    let mut misfit = saved.clone();
+    misfit.analysis.as_mut().unwrap().maps[1].coords.truncate(4);
+    let error = Session::from_bytes(&misfit.to_bytes().unwrap()).unwrap_err();
+    assert!(error.to_string().contains("the prob map has 4 coordinates for 6 images"), "{error}");
+    let mut misfit = saved.clone();
+    misfit.analysis.as_mut().unwrap().predictions[0].image = 12;
+    let error = Session::from_bytes(&misfit.to_bytes().unwrap()).unwrap_err();
+    assert!(error.to_string().contains("does not fit its data set"), "{error}");
+
+    // A manifest that is not what it claims.
+    let error =
+        Session::from_bytes(&zip_with_manifest(r#"{"format":"layerlens-session","version":1,"files":7}"#)).unwrap_err();
+    assert!(matches!(error, SessionError::Damaged(_)), "{error}");
+    let error = Session::from_bytes(&zip_with_manifest(r#"{"format":"layerlens-session","#)).unwrap_err();
+    assert!(matches!(error, SessionError::Damaged(_)), "{error}");
+}
+
+#[test]
+fn other_files_are_not_sessions() {
+    for (bytes, what) in [
+        (b"not a zip at all".to_vec(), "text"),
+        (fixture_bytes("squeezenet/squeezenet1_1_random.safetensors"), "weights"),
+        (zip_with_manifest(r#"{"format":"something-else","version":1}"#), "another format"),
+    ] {
+        let error = Session::from_bytes(&bytes).unwrap_err();
+        assert!(matches!(error, SessionError::NotASession(_)), "{what}: {error}");
+    }
+    let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    zip.start_file("0/a.png", zip::write::SimpleFileOptions::default()).unwrap();
+    let data_set_zip = zip.finish().unwrap().into_inner();
+    let error = Session::from_bytes(&data_set_zip).unwrap_err();
+    assert!(error.to_string().contains("without session.json"), "{error}");
+}
