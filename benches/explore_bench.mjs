@@ -15,10 +15,12 @@ try {
   await page.waitForFunction((n) => document.querySelector("#large-map")?.dataset.points === String(n), n, { timeout: 120_000 });
   await page.locator("#large-map").scrollIntoViewIfNeeded();
   const box = await page.locator("#large-map").boundingBox();
+  // One frame loop per measurement: a loop stops as soon as a newer one starts.
   const frames = () => page.evaluate(() => {
     window.__frames = [];
+    const loop = (window.__loop = (window.__loop || 0) + 1);
     let last = performance.now();
-    const tick = (now) => { window.__frames.push(now - last); last = now; if (!window.__stop) requestAnimationFrame(tick); };
+    const tick = (now) => { if (window.__stop || window.__loop !== loop) return; window.__frames.push(now - last); last = now; requestAnimationFrame(tick); };
     window.__stop = false;
     requestAnimationFrame(tick);
   });
@@ -30,13 +32,20 @@ try {
     console.log(`${name}: ${steps} events, ${f.length} frames; longest ${sorted.at(-1).toFixed(1)} ms, median ${sorted[Math.floor(sorted.length / 2)].toFixed(1)} ms, ${over} frame(s) over 16.7 ms${late.length ? ` (frame ${late.join(", ")})` : ""}`);
   };
 
+  // Baseline: the page left alone for as long as the hover takes, so that frames late for
+  // reasons outside the page (the machine, the browser's own work) are told apart.
+  await frames();
+  await page.waitForTimeout(5_000);
+  report("idle (baseline, 5 s)", await collect(), 0);
+
   // Hover: the mouse crosses the map in 300 steps (each finds the nearest point in the grid).
   await frames();
+  const hoverStart = Date.now();
   const steps = 300;
   for (let i = 0; i < steps; i++) {
     await page.mouse.move(box.x + 20 + (i / steps) * (box.width - 40), box.y + box.height / 2 + 80 * Math.sin(i / 20));
   }
-  report("hover", await collect(), steps);
+  report(`hover (${((Date.now() - hoverStart) / 1000).toFixed(1)} s)`, await collect(), steps);
   const hovered = await page.$("#map-tooltip");
   console.log(`tooltip shown at the end: ${hovered !== null}`);
 

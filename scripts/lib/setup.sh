@@ -50,9 +50,20 @@ ensure_debian_packages() {
   fi
 }
 
-# Builds the page (release) into dist/.
+# npm's binaryen (pinned in scripts/binaryen) for trunk's wasm-opt step; Debian's is too old.
+ensure_wasm_opt() {
+  local dir="$PWD/scripts/binaryen"
+  if ! "$dir/node_modules/.bin/wasm-opt" --version 2>/dev/null | grep -q "(version_132)"; then
+    log "installing wasm-opt (npm binaryen 132) into scripts/binaryen"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+  export PATH="$dir/node_modules/.bin:$PATH"
+}
+
+# Builds the page into dist/: the size-optimised `page` profile, then wasm-opt.
 build_page() {
-  log "building the page with trunk (release)"
+  ensure_wasm_opt
+  log "building the page with trunk (release, the page profile, wasm-opt)"
   trunk build --release
 }
 

@@ -8,18 +8,19 @@ import { chromium } from "playwright-core";
 
 export const ROOT = resolve(fileURLToPath(import.meta.url), "../../..");
 export const FIXTURES = join(ROOT, "tests/fixtures");
-const DIST = join(ROOT, "dist");
+export const DIST = join(ROOT, "dist");
 
 const TYPES = {
   ".html": "text/html", ".js": "text/javascript", ".wasm": "application/wasm", ".css": "text/css",
   ".png": "image/png", ".md": "text/markdown", ".safetensors": "application/octet-stream",
 };
 
-/** Serves dist/ on a free loopback port; resolves to { url, close }. `/fixtures/…` serves the
+/** Serves dist/ on a free loopback port; resolves to { url, close, serve }. `/fixtures/…` serves the
  * test fixtures (for `?weights=URL`); with `bundledWeights` the fixture weights also appear as
  * the site's own, as `scripts/fetch-weights` would ship them in www/weights/: a manifest, the
- * weights and 1,000 class names. */
-export async function serveDist({ bundledWeights = false, prefix = "/" } = {}) {
+ * weights and 1,000 class names. `dist` serves another build folder instead of dist/. */
+export async function serveDist({ bundledWeights = false, prefix = "/", dist = DIST } = {}) {
+  let root = dist;
   const server = createServer(async (req, res) => {
     let path = normalize(decodeURIComponent(new URL(req.url, "http://x").pathname));
     // With a prefix, the site lives under it (as on a static host's sub-path) and nowhere else.
@@ -37,12 +38,12 @@ export async function serveDist({ bundledWeights = false, prefix = "/" } = {}) {
         .end(Array.from({ length: 1000 }, (_, i) => `fixture class ${i}`).join("\n") + "\n");
       return;
     }
-    let file = join(DIST, path.endsWith("/") ? path + "index.html" : path);
+    let file = join(root, path.endsWith("/") ? path + "index.html" : path);
     if (path.startsWith("/fixtures/")) file = join(FIXTURES, path.slice("/fixtures/".length));
     if (bundledWeights && path === "/weights/squeezenet1_1.safetensors") {
       file = join(FIXTURES, "squeezenet/squeezenet1_1_random.safetensors");
     }
-    if (!file.startsWith(DIST) && !file.startsWith(FIXTURES)) { res.writeHead(403).end(); return; }
+    if (!file.startsWith(root) && !file.startsWith(FIXTURES)) { res.writeHead(403).end(); return; }
     try {
       const body = await readFile(file);
       res.writeHead(200, { "content-type": TYPES[extname(file)] || "application/octet-stream" }).end(body);
@@ -53,7 +54,8 @@ export async function serveDist({ bundledWeights = false, prefix = "/" } = {}) {
   await new Promise((ok) => server.listen(0, "127.0.0.1", ok));
   const { port } = server.address();
   const close = () => new Promise((ok) => { server.close(ok); server.closeAllConnections(); });
-  return { url: `http://127.0.0.1:${port}${prefix}`, close };
+  // `serve(dir)` switches the site to another build, as a host does when a new one is deployed.
+  return { url: `http://127.0.0.1:${port}${prefix}`, close, serve: (dir) => { root = dir; } };
 }
 
 /** Debian's Chromium, headless, with no outside connections; WebGPU only when asked. */
