@@ -179,6 +179,17 @@ impl Session {
         })
     }
 
+    /// What this session holds (as [`Session::summary`] tells it of its file).
+    pub fn contents(&self) -> SessionSummary {
+        SessionSummary {
+            saved_at_ms: self.saved_at_ms,
+            images: self.data.as_ref().map_or(0, |d| d.images.len()),
+            classes: self.data.as_ref().map_or(0, |d| d.counts().iter().filter(|&&n| n > 0).count()),
+            trained: self.trained.is_some(),
+            analysed: self.analysis.is_some(),
+        }
+    }
+
     /// What a session file holds, reading only its manifest.
     pub fn summary(bytes: &[u8]) -> Result<SessionSummary, SessionError> {
         let manifest = read_manifest(&mut open(bytes)?)?;

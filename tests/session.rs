@@ -61,6 +61,7 @@ fn a_session_comes_back_exactly() {
     let summary = Session::summary(&bytes).unwrap();
     assert_eq!((summary.images, summary.classes, summary.trained, summary.analysed), (12, 3, true, true));
     assert_eq!(summary.saved_at_ms, saved.saved_at_ms);
+    assert_eq!(saved.contents(), summary, "the session tells what its file tells");
 
     let restored = Session::from_bytes(&bytes).unwrap();
     let (before, after) = (saved.data.as_ref().unwrap(), restored.data.as_ref().unwrap());

@@ -153,7 +153,7 @@ async fn save(app: AppState, status: RwSignal<Status>) {
         Ok(bytes) => bytes,
         Err(e) => return status.set(Status::Failed(format!("Not saved in this browser: {e}."))),
     };
-    let summary = Session::summary(&bytes).map(|s| describe(&s)).unwrap_or_default();
+    let summary = describe(&session.contents());
     let array = Uint8Array::from(&bytes[..]);
     drop(bytes);
     match awaited(save_session(&array)).await {
@@ -178,10 +178,10 @@ async fn save(app: AppState, status: RwSignal<Status>) {
 async fn open_session(app: AppState, status: RwSignal<Status>, bytes: Vec<u8>, what: String) -> bool {
     status.set(Status::Working(format!("Restoring {what}…")));
     yield_to_browser().await;
-    let restored = Session::from_bytes(&bytes)
-        .map_err(|e| e.to_string())
-        .and_then(|session| Session::summary(&bytes).map(|s| (session, s)).map_err(|e| e.to_string()))
-        .and_then(|(session, summary)| restore(&app, session).map(|()| summary));
+    let restored = Session::from_bytes(&bytes).map_err(|e| e.to_string()).and_then(|session| {
+        let summary = session.contents();
+        restore(&app, session).map(|()| summary)
+    });
     match restored {
         Ok(summary) => {
             status.set(Status::Restored(format!("Restored {what}: {}.", describe(&summary))));
