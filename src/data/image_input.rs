@@ -40,6 +40,10 @@ pub enum ImageInputError {
     /// The format was recognised but the data is damaged or truncated.
     #[error("the {format} data could not be decoded: {reason}")]
     Corrupt { format: String, reason: String },
+    /// The file ends before its image data does: a decoder would fill the missing part
+    /// with grey and the network would train on it, so it is refused instead.
+    #[error("the {format} file is cut short (it ends before its image data does); copy or export it again")]
+    Truncated { format: String },
 }
 
 /// Decodes an image file (JPEG, PNG, WebP, GIF, BMP) to 8-bit RGB, upright.
@@ -55,6 +59,9 @@ pub fn decode_rgb(bytes: &[u8]) -> Result<RgbImage, ImageInputError> {
     let corrupt =
         |e: image::ImageError| ImageInputError::Corrupt { format: format_name.clone(), reason: e.to_string() };
 
+    if is_cut_short(format, bytes) {
+        return Err(ImageInputError::Truncated { format: format_name });
+    }
     let mut decoder = reader.into_decoder().map_err(corrupt)?;
     let (width, height) = decoder.dimensions();
     let pixels = u64::from(width) * u64::from(height);
@@ -69,6 +76,48 @@ pub fn decode_rgb(bytes: &[u8]) -> Result<RgbImage, ImageInputError> {
     let mut image = DynamicImage::from_decoder(decoder).map_err(corrupt)?;
     image.apply_orientation(orientation);
     Ok(image.to_rgb8())
+}
+
+/// Whether the file visibly stops before its end marker. The decoders are lenient here —
+/// a JPEG cut at a third decodes "successfully" with its lower part grey — so the check is
+/// made on the container: a JPEG's last scan (after its last SOS marker, FF DA) must be
+/// followed by the end-of-image marker FF D9 (inside a scan every FF byte is escaped, so
+/// FF D9 cannot appear by chance); a PNG's chunks must run, whole, up to IEND; a WebP's
+/// RIFF header must not claim more bytes than there are. Trailing bytes after the end are
+/// allowed (some cameras append data).
+fn is_cut_short(format: image::ImageFormat, bytes: &[u8]) -> bool {
+    match format {
+        image::ImageFormat::Jpeg => {
+            let last_scan = bytes.windows(2).rposition(|w| w == [0xFF, 0xDA]);
+            match last_scan {
+                Some(at) => !bytes[at..].windows(2).any(|w| w == [0xFF, 0xD9]),
+                None => false, // no scan at all: the decoder reports that itself
+            }
+        }
+        image::ImageFormat::Png => {
+            let mut at = 8; // the signature
+            loop {
+                let Some(header) = bytes.get(at..at + 8) else { return true };
+                let length = u32::from_be_bytes([header[0], header[1], header[2], header[3]]) as usize;
+                let end = at.saturating_add(12).saturating_add(length);
+                if end > bytes.len() {
+                    return true;
+                }
+                if &header[4..8] == b"IEND" {
+                    return false;
+                }
+                at = end;
+            }
+        }
+        image::ImageFormat::WebP => match bytes.get(4..8) {
+            Some(size) => {
+                let claimed = u32::from_le_bytes([size[0], size[1], size[2], size[3]]) as usize;
+                claimed.saturating_add(8) > bytes.len()
+            }
+            None => true,
+        },
+        _ => false,
+    }
 }
 
 /// Resizes to the 227×227 network input with a bilinear (triangle) filter.
@@ -180,12 +229,38 @@ mod tests {
         assert_eq!(decode_rgb(b"hello, I am not a picture"), Err(ImageInputError::UnknownFormat));
     }
 
+    /// A photo-like picture (noise compresses badly, so most of the file is image data).
+    fn noisy(width: u32, height: u32) -> DynamicImage {
+        DynamicImage::ImageRgb8(ImageBuffer::from_fn(width, height, |x, y| {
+            let h = (x.wrapping_mul(2_654_435_761) ^ y.wrapping_mul(40_503)).wrapping_mul(2_246_822_519);
+            image::Rgb([(h >> 24) as u8, (h >> 16) as u8, (x + y) as u8])
+        }))
+    }
+
+    /// Cut at a tenth, a third, two thirds or just before the end, a JPEG, PNG or WebP is
+    /// refused, never decoded with a grey remainder; the whole file, or one with bytes
+    /// appended, decodes.
     #[test]
-    fn truncated_jpeg_is_reported_as_corrupt() {
-        let image = DynamicImage::ImageRgb8(ImageBuffer::from_pixel(64, 64, image::Rgb([1u8, 2, 3])));
-        let bytes = encode(&image, ImageFormat::Jpeg);
-        let err = decode_rgb(&bytes[..bytes.len() / 3]).unwrap_err();
-        assert!(matches!(err, ImageInputError::Corrupt { ref format, .. } if format == "JPEG"), "{err:?}");
+    fn cut_files_are_refused_and_whole_ones_decode() {
+        let image = noisy(160, 120);
+        for format in [ImageFormat::Jpeg, ImageFormat::Png, ImageFormat::WebP] {
+            let bytes = encode(&image, format);
+            for cut in [bytes.len() / 10, bytes.len() / 3, bytes.len() * 2 / 3, bytes.len() - 2] {
+                let err = decode_rgb(&bytes[..cut]).unwrap_err();
+                assert!(
+                    matches!(err, ImageInputError::Truncated { .. } | ImageInputError::Corrupt { .. }),
+                    "{format:?} cut to {cut} of {} bytes: {err:?}",
+                    bytes.len()
+                );
+                if cut >= bytes.len() / 3 {
+                    assert!(err.to_string().contains("cut short"), "{format:?} at {cut}: {err}");
+                }
+            }
+            assert_eq!(decode_rgb(&bytes).unwrap().dimensions(), (160, 120), "{format:?}");
+            let mut appended = bytes.clone();
+            appended.extend_from_slice(b"trailing camera data");
+            assert!(decode_rgb(&appended).is_ok(), "{format:?} with trailing bytes");
+        }
     }
 
     #[test]
