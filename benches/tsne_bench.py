@@ -59,8 +59,11 @@ DEFAULT_SIZES = [1000, 3000, 10000, 30000, 100000]
 MIXTURE_POOL = 100_000
 MIXTURE_CLUSTERS = 10
 MIXTURE_DIM = 50
-# `--method auto` in layerlens: exact up to this many points, Barnes-Hut above.
+# `--method auto` in layerlens: exact up to AUTO_EXACT_MAX points, FFT from AUTO_FFT_MIN,
+# Barnes-Hut between (src/embed/config.rs).
 AUTO_EXACT_MAX = 2000
+AUTO_FFT_MIN = 5000
+AUTO_APPROXIMATE_NEIGHBOURS_MIN = 10000
 
 
 def log(msg):
@@ -125,9 +128,11 @@ def worker(a):
 # running and timing subprocesses
 # ----------------------------------------------------------------------------
 def run_timed(cmd, log_path, timeout=None):
-    """Run cmd; returns dict(wall_s, cpu_s, threads, rc). stdout+stderr go to log_path."""
+    """Run cmd; returns dict(wall_s, cpu_s, threads, peak_mib, rc). stdout+stderr go to
+    log_path. peak_mib is the process's resident high-water mark (VmHWM) as last sampled."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     peak = 0
+    hwm_kib = 0
     status_path = None
     with open(log_path, "w") as logf:
         t0 = time.perf_counter()
@@ -137,7 +142,9 @@ def run_timed(cmd, log_path, timeout=None):
             try:
                 with open(status_path) as f:
                     for line in f:
-                        if line.startswith("Threads:"):
+                        if line.startswith("VmHWM:"):
+                            hwm_kib = max(hwm_kib, int(line.split()[1]))
+                        elif line.startswith("Threads:"):
                             peak = max(peak, int(line.split()[1]))
                             break
             except (OSError, ValueError):
@@ -154,7 +161,7 @@ def run_timed(cmd, log_path, timeout=None):
         wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return {"wall_s": wall, "cpu_s": cpu, "threads": peak, "rc": rc}
+    return {"wall_s": wall, "cpu_s": cpu, "threads": peak, "peak_mib": hwm_kib / 1024, "rc": rc}
 
 
 def tail(path, n=15):
@@ -182,13 +189,12 @@ def parse_layerlens_log(text):
         m = NUMBER.search(last[last.rfind("KL") + 2:])
         if m:
             kl = float(m.group(0))
-    for pat in (r"\((exact|Barnes-Hut)\)", r"^(exact|Barnes-Hut) gradient"):
+    for pat in (r"\((exact|Barnes-Hut|FFT)\)", r"^(exact|Barnes-Hut|FFT) gradient"):
         found = re.findall(pat, text, flags=re.M)
         if found:
             method = found[-1]
             break
-    if method == "Barnes-Hut":
-        method = "bh"
+    method = {"Barnes-Hut": "bh", "FFT": "fft"}.get(method, method)
     return kl, method
 
 
@@ -247,7 +253,8 @@ class Runner:
             infos.append(info)
             # The table's time is fit() alone; CPU likewise. Threads: whole worker process.
             runs.append({"wall_s": info["fit_s"], "cpu_s": info["fit_cpu_s"],
-                         "threads": res["threads"], "process_wall_s": res["wall_s"]})
+                         "threads": res["threads"], "process_wall_s": res["wall_s"],
+                         "peak_mib": res["peak_mib"]})
         E = np.load(base.with_suffix(".npy"))
         return self._summarise(runs, {"E": E, "own_kl": infos[0]["own_kl"],
                                       "version": infos[0]["version"],
@@ -260,6 +267,7 @@ class Runner:
         out["time_s"] = statistics.median(r["wall_s"] for r in runs)
         out["cpu_s"] = statistics.median(r["cpu_s"] for r in runs)
         out["threads"] = max(r["threads"] for r in runs)
+        out["peak_mib"] = max(r.get("peak_mib", 0) for r in runs)
         out["times"] = [r["wall_s"] for r in runs]
         return out
 
@@ -409,7 +417,7 @@ def scaling_part(a, tm, runner, work, versions):
         entries = []
         if a.layerlens:
             res = runner.layerlens(f"layerlens-auto-{n}", path, "auto")
-            expected = "exact" if n <= AUTO_EXACT_MAX else "bh"
+            expected = "exact" if n <= AUTO_EXACT_MAX else ("bh" if n < AUTO_FFT_MIN else "fft")
             if "error" not in res:
                 used = res.get("used_method") or f"{expected} (expected; not found in the log)"
                 res["label"] = f"layerlens auto → {used}"
@@ -423,16 +431,19 @@ def scaling_part(a, tm, runner, work, versions):
             if "error" in res:
                 rows.append([f"{n:,}", who, "failed", "—", "—", "—", "—", "—"])
                 continue
-            trust = knn = None
-            if n <= a.score_max_n:
-                log(f"scoring {res['label']} at N = {n:,} (trustworthiness, 5-NN)")
-                trust = tm.trustworthiness(X.astype(np.float64), res["E"])
-                knn = tm.knn_accuracy(res["E"], y)
+            # Above --score-max-n the scores are of a seeded subsample of that many points
+            # (the same rows for every method): the metrics are O(N^2) in memory.
+            sub = np.arange(n)
+            if n > a.score_max_n:
+                sub = np.sort(np.random.default_rng(12345).choice(n, a.score_max_n, replace=False))
+            log(f"scoring {res['label']} at N = {n:,} on {len(sub):,} points (trustworthiness, 5-NN)")
+            trust = tm.trustworthiness(X[sub].astype(np.float64), res["E"][sub])
+            knn = tm.knn_accuracy(res["E"][sub], y[sub])
             rows.append([f"{n:,}", res["label"], res["threads"], fs(res["time_s"]), fs(res["cpu_s"]),
-                         f4(res.get("own_kl")), f4(trust), f4(knn)])
-    table = md_table(["N", "method", "threads", "time (s)", "CPU (s)", "final KL (own report)",
-                      "trustworthiness", "5-NN accuracy"], rows,
-                     ["r", "l", "r", "r", "r", "r", "r", "r"])
+                         f"{res.get('peak_mib', 0):.0f}", f4(res.get("own_kl")), f4(trust), f4(knn)])
+    table = md_table(["N", "method", "threads", "time (s)", "CPU (s)", "peak memory (MiB)",
+                      "final KL (own report)", "trustworthiness", "5-NN accuracy"], rows,
+                     ["r", "l", "r", "r", "r", "r", "r", "r", "r"])
     return table, sizes
 
 
@@ -495,7 +506,8 @@ def main(argv=None):
     ap.add_argument("--sizes", default=",".join(map(str, DEFAULT_SIZES)))
     ap.add_argument("--max-n", type=int, default=int(os.environ.get("LAYERLENS_BENCH_MAX_N", "100000")))
     ap.add_argument("--score-max-n", type=int, default=10000,
-                    help="score trustworthiness/5-NN in the scaling run up to this N (O(N^2) memory)")
+                    help="score trustworthiness/5-NN on at most this many points (a seeded subsample "
+                         "above it; the metrics are O(N^2) in memory)")
     ap.add_argument("--seed", type=int, default=0, help="t-SNE seed for every method")
     ap.add_argument("--mixture-seed", type=int, default=20240917)
     ap.add_argument("--repeat", type=int, default=1, help="runs per row; the median time is reported")
@@ -566,9 +578,15 @@ def main(argv=None):
             sections += [f"## Scaling: seeded {MIXTURE_DIM}-D Gaussian mixture, {MIXTURE_CLUSTERS} clusters "
                          f"(seed {a.mixture_seed}), N = {', '.join(f'{n:,}' for n in sizes)}", "",
                          f"layerlens `--method auto` (exact up to {AUTO_EXACT_MAX:,} points, Barnes-Hut "
-                         "above; the method shown is the one its log reports). KL is each program's own "
-                         "final figure (layerlens: its stderr; openTSNE: embedding.kl_divergence), not "
-                         f"the metric code's; trustworthiness/5-NN only up to N = {a.score_max_n:,}.", "",
+                         f"below {AUTO_FFT_MIN:,}, FFT from there, neighbours approximate from "
+                         f"{AUTO_APPROXIMATE_NEIGHBOURS_MIN:,}; the method shown is the one its log reports). KL is each "
+                         "program's own final figure (layerlens: its stderr; openTSNE: "
+                         "embedding.kl_divergence), each with its own neighbour search and Z estimate, "
+                         "not the metric code's. Trustworthiness/5-NN on all points up to "
+                         f"N = {a.score_max_n:,}, above that on a seeded subsample of {a.score_max_n:,} "
+                         "(the same rows for every method). Peak memory: the process's resident "
+                         "high-water mark (VmHWM; for openTSNE the whole Python worker, data and "
+                         "interpreter included).", "",
                          table, ""]
     text = "\n".join(head + sections)
     print(text)

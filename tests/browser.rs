@@ -105,3 +105,36 @@ async fn webgpu_tsne_forces_match_the_cpu_in_the_browser() {
     log(&format!("WebGPU t-SNE: first 5 iterations' KL within {worst_kl:.2e}; {:.1} s in all", (now() - start) / 1e3));
     assert!(worst_kl < 1e-6, "KL differs by {worst_kl:e}");
 }
+
+/// The FFT repulsion runs rustfft's SIMD128 kernels in the page's build, a code path no
+/// native test reaches: it must agree with the exact sums in the browser too.
+#[wasm_bindgen_test]
+fn fft_tsne_repulsion_matches_exact_sums_in_the_browser() {
+    use layerlens::embed::fft::{FftRepulsion, FftSettings};
+    use layerlens::embed::gradient::{ExactScratch, exact_repulsion};
+    let n = 600;
+    // Six spread-out clusters, deterministic (no RNG in the browser test).
+    let y: Vec<f64> = (0..2 * n)
+        .map(|k| {
+            let (i, axis) = (k / 2, k % 2);
+            let centre = ((i % 6) as f64 * 17.0) * if axis == 0 { 1.0 } else { -0.6 };
+            centre + ((k * 7919) % 101) as f64 / 25.0
+        })
+        .collect();
+    let mut exact = vec![0.0; 2 * n];
+    let z_exact = exact_repulsion(&y, n, &mut ExactScratch::default(), &mut exact);
+    let mut fft = vec![0.0; 2 * n];
+    // Five nodes on half-width boxes: accurate enough (1e-4 natively) that a wrong FFT
+    // kernel cannot hide in the interpolation error.
+    let fine = FftSettings { nodes_per_box: 5, max_box_width: 0.5, min_boxes: 50 };
+    let z = FftRepulsion::new(fine).repulsion(&y, n, &mut fft);
+    let err: f64 = fft.iter().zip(&exact).map(|(a, b)| (a - b).powi(2)).sum::<f64>().sqrt();
+    let norm: f64 = exact.iter().map(|v| v * v).sum::<f64>().sqrt();
+    log(&format!(
+        "FFT repulsion in the browser: forces within {:.2e}, Z within {:.2e}",
+        err / norm,
+        (z - z_exact).abs() / z_exact
+    ));
+    assert!(err / norm < 1e-4, "forces differ by {:e}", err / norm);
+    assert!((z - z_exact).abs() / z_exact < 1e-5, "Z {z} vs {z_exact}");
+}

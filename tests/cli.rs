@@ -334,6 +334,11 @@ fn tsne_writes_n_rows_reproducibly_and_reports_kl() {
     assert_eq!(e.len(), 300);
     assert!(log.contains("Barnes-Hut gradient"), "{log}");
     assert!(e.iter().all(|p| p[0].is_finite() && p[1].is_finite()));
+    // The large-input path on a small input: FFT repulsion, approximate neighbours.
+    let (f, log) = run("f.csv", &["--method", "fft", "--neighbours", "approximate"]);
+    assert_eq!(f.len(), 300);
+    assert!(log.contains("FFT gradient"), "{log}");
+    assert!(f.iter().all(|p| p[0].is_finite() && p[1].is_finite()));
 }
 
 #[test]
@@ -400,7 +405,7 @@ fn tsne_bad_input_exits_with_a_message() {
     let out_path = dir.path().join("out.csv");
     let out = out_path.to_str().unwrap();
     let cases: [(&[&str], i32, &str); 5] = [
-        (&["--method", "fft"], 1, "FFT-accelerated method (FIt-SNE) is not implemented"),
+        (&["--neighbours", "nearest"], 2, "invalid value 'nearest'"),
         (&["--perplexity", "200"], 1, "perplexity 200 needs at least 601 points but there are 300"),
         (&["--label-column", "species"], 1, "CSV has no column `species`"),
         (&["--method", "tree"], 2, "invalid value 'tree'"),

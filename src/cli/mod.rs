@@ -222,15 +222,21 @@ struct TsneArgs {
     /// Z-score every column first.
     #[arg(long)]
     standardize: bool,
-    /// Repulsion: exact O(N²), Barnes-Hut (`bh`), or `auto` (exact up to 2,000 points).
+    /// Repulsion: exact O(N²), Barnes-Hut (`bh`), FFT interpolation (`fft`), or `auto`
+    /// (exact up to 2,000 points, Barnes-Hut below 5,000, FFT from there).
     #[arg(long, value_enum)]
     method: Option<tsne::MethodArg>,
+    /// Nearest neighbours of P: exact, approximate, or `auto` (approximate from 10,000
+    /// points).
+    #[arg(long, value_enum)]
+    neighbours: Option<tsne::NeighboursArg>,
     /// Barnes-Hut opening angle.
     #[arg(long)]
     theta: Option<f64>,
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// `wgpu`: PCA and the exact method's iterations on the GPU; Barnes-Hut stays on the CPU.
+    /// `wgpu`: PCA and the exact method's iterations on the GPU; Barnes-Hut and FFT stay
+    /// on the CPU.
     #[arg(long, default_value = "cpu", value_parser = parse_backend)]
     backend: BackendKind,
 }

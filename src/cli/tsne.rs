@@ -9,19 +9,30 @@ use super::common::read_file;
 use crate::backend::{BackendKind, native_device};
 use crate::data::matrix::{MatrixOptions, read_matrix};
 use crate::embed::runner::start;
-use crate::embed::{Init, Method, TsneConfig};
+use crate::embed::{Init, Method, Neighbours, TsneConfig};
 
 /// The `--method` choices.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum MethodArg {
-    /// Exact up to 2,000 points, Barnes-Hut above.
+    /// Exact up to 2,000 points, Barnes-Hut below 5,000, FFT from there.
     Auto,
     /// Exact O(N²) gradient.
     Exact,
     /// Barnes-Hut, θ = --theta.
     Bh,
-    /// FFT-accelerated interpolation (FIt-SNE): not implemented; refused with a message.
+    /// FFT-accelerated interpolation of the repulsion (FIt-SNE).
     Fft,
+}
+
+/// The `--neighbours` choices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum NeighboursArg {
+    /// Exact below 10,000 points, approximate from there.
+    Auto,
+    /// Exact brute-force search, O(N²·D).
+    Exact,
+    /// Random-projection trees refined by neighbour-of-neighbour search.
+    Approximate,
 }
 
 /// The `--init` choices.
@@ -68,12 +79,14 @@ pub fn config_from_args(args: &TsneArgs, n: usize) -> Result<TsneConfig, String>
         Some(MethodArg::Auto) => Method::Auto,
         Some(MethodArg::Exact) => Method::Exact,
         Some(MethodArg::Bh) => Method::BarnesHut,
-        Some(MethodArg::Fft) => {
-            return Err("the FFT-accelerated method (FIt-SNE) is not implemented; use --method bh \
-                        (Barnes-Hut), which is as accurate on the sizes tested (README, t-SNE benchmarks)"
-                .into());
-        }
+        Some(MethodArg::Fft) => Method::Fft,
     };
+    match args.neighbours {
+        None => {}
+        Some(NeighboursArg::Auto) => c.neighbours = Neighbours::Auto,
+        Some(NeighboursArg::Exact) => c.neighbours = Neighbours::Exact,
+        Some(NeighboursArg::Approximate) => c.neighbours = Neighbours::Approximate,
+    }
     c.seed = args.seed;
     c.progress_every = 50;
     Ok(c)

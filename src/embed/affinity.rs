@@ -15,8 +15,10 @@
 //! P is always stored as a symmetric CSR matrix ([`SparseP`]) so both gradient methods
 //! share one attraction kernel.
 //!
-//! Nearest neighbours are exact, by blocked brute force (O(N²·D)); that is fine up to a
-//! few tens of thousands of points, which is the scale this crate embeds.
+//! Nearest neighbours are exact, by blocked brute force (O(N²·D)), or approximate for
+//! large inputs (`neighbours.rs`).
+
+use super::neighbours::{ApproximateSearch, approximate_nearest_neighbours};
 
 /// Conditional probabilities below this are dropped from the all-pairs P.
 pub const PRUNE_BELOW: f64 = 1e-12;
@@ -48,6 +50,8 @@ pub enum Support {
     AllPairs,
     /// The `k` nearest neighbours of every point, symmetrised.
     Nearest(usize),
+    /// The same, with the neighbours found approximately (`neighbours.rs`).
+    ApproximateNearest(usize, ApproximateSearch),
 }
 
 /// Settings of the bandwidth search.
@@ -161,7 +165,7 @@ fn distance_block(x: &[f64], n: usize, d: usize, r0: usize, r1: usize, out: &mut
 }
 
 #[inline]
-fn squared_distance(a: &[f64], b: &[f64]) -> f64 {
+pub(super) fn squared_distance(a: &[f64], b: &[f64]) -> f64 {
     let mut acc = [0.0f64; 4];
     let ca = a.chunks_exact(4);
     let cb = b.chunks_exact(4);
@@ -218,8 +222,11 @@ pub fn joint_probabilities(x: &[f64], n: usize, d: usize, support: Support, sear
     let mut triplets: Vec<(u64, f64)> = Vec::new();
     let key = |r: usize, c: usize| ((r as u64) << 32) | c as u64;
     match support {
-        Support::Nearest(k) => {
-            let (idx, dist) = nearest_neighbours(x, n, d, k);
+        Support::Nearest(k) | Support::ApproximateNearest(k, _) => {
+            let (idx, dist) = match support {
+                Support::ApproximateNearest(_, search) => approximate_nearest_neighbours(x, n, d, k, &search),
+                _ => nearest_neighbours(x, n, d, k),
+            };
             let mut p = vec![0.0f64; k];
             triplets.reserve(2 * n * k);
             for i in 0..n {

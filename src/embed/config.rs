@@ -8,10 +8,22 @@
 /// grows as N² while Barnes-Hut grows as N log N, so Barnes-Hut wins.
 pub const AUTO_EXACT_MAX_N: usize = 2_000;
 
+/// Smallest N for which [`Method::Auto`] picks the FFT interpolation over Barnes-Hut:
+/// the FFT's grid costs about the same at any N, Barnes-Hut's tree walk grows as
+/// N log N. Measured on one core (`--release`) on the benchmark's 50-D mixture, 1,000
+/// iterations: 3,000 points 5.2 s Barnes-Hut, 6.5 s FFT; 5,000: 10.3 s, 9.1 s; 10,000:
+/// 22.6 s, 11.3 s.
+pub const AUTO_FFT_MIN_N: usize = 5_000;
+
+/// Smallest N for which [`Neighbours::Auto`] searches neighbours approximately: the exact
+/// search costs O(N²·D) and passes a few seconds here.
+pub const AUTO_APPROXIMATE_NEIGHBOURS_MIN_N: usize = 10_000;
+
 /// How the repulsive forces (and with them, the affinities) are computed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub enum Method {
-    /// Exact for N ≤ [`AUTO_EXACT_MAX_N`], Barnes-Hut above.
+    /// Exact for N ≤ [`AUTO_EXACT_MAX_N`], FFT from [`AUTO_FFT_MIN_N`], Barnes-Hut
+    /// between.
     #[default]
     Auto,
     /// Exact O(N²) repulsion; P over all pairs.
@@ -19,13 +31,20 @@ pub enum Method {
     /// Barnes-Hut O(N log N) repulsion (θ = [`TsneConfig::theta`]); P over the
     /// ⌊3·perplexity⌋ nearest neighbours (van der Maaten 2014).
     BarnesHut,
+    /// FFT-accelerated interpolation of the repulsion (FIt-SNE; `fft.rs`), O(N) plus a
+    /// grid that grows with the map, not with N; P as for Barnes-Hut.
+    Fft,
 }
 
 impl Method {
     /// Every method with the name typed for it (CLI flags, the page's choices) and the label
     /// the user reads, so both front ends name them the same.
-    pub const CHOICES: [(Method, &'static str, &'static str); 3] =
-        [(Method::Auto, "auto", "auto"), (Method::Exact, "exact", "exact"), (Method::BarnesHut, "bh", "Barnes-Hut")];
+    pub const CHOICES: [(Method, &'static str, &'static str); 4] = [
+        (Method::Auto, "auto", "auto"),
+        (Method::Exact, "exact", "exact"),
+        (Method::BarnesHut, "bh", "Barnes-Hut"),
+        (Method::Fft, "fft", "FFT"),
+    ];
 
     /// The short name (`auto`, `exact`, `bh`).
     pub fn name(self) -> &'static str {
@@ -41,7 +60,8 @@ impl Method {
     pub fn resolve(self, n: usize) -> Method {
         match self {
             Method::Auto if n <= AUTO_EXACT_MAX_N => Method::Exact,
-            Method::Auto => Method::BarnesHut,
+            Method::Auto if n < AUTO_FFT_MIN_N => Method::BarnesHut,
+            Method::Auto => Method::Fft,
             m => m,
         }
     }
@@ -56,7 +76,7 @@ impl std::str::FromStr for Method {
             .iter()
             .find(|c| c.1.eq_ignore_ascii_case(s) || c.2.eq_ignore_ascii_case(s))
             .map(|c| c.0)
-            .ok_or_else(|| format!("unknown t-SNE method `{s}`; use auto, exact or bh (Barnes-Hut)"))
+            .ok_or_else(|| format!("unknown t-SNE method `{s}`; use auto, exact, bh (Barnes-Hut) or fft"))
     }
 }
 
@@ -70,6 +90,30 @@ pub enum Affinities {
     AllPairs,
     /// The k = ⌊3·perplexity⌋ nearest neighbours of each point, symmetrised.
     Nearest,
+}
+
+/// How the nearest neighbours of P are found (when P is over nearest neighbours).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub enum Neighbours {
+    /// Exact below [`AUTO_APPROXIMATE_NEIGHBOURS_MIN_N`] points, approximate from there.
+    #[default]
+    Auto,
+    /// Exact, by brute force: O(N²·D).
+    Exact,
+    /// Random-projection trees refined by neighbour-of-neighbour search
+    /// (`neighbours.rs`), seeded by [`TsneConfig::seed`].
+    Approximate,
+}
+
+impl Neighbours {
+    /// Whether `n` points search approximately.
+    pub fn approximate_for(self, n: usize) -> bool {
+        match self {
+            Neighbours::Auto => n >= AUTO_APPROXIMATE_NEIGHBOURS_MIN_N,
+            Neighbours::Exact => false,
+            Neighbours::Approximate => true,
+        }
+    }
 }
 
 /// Initial embedding.
@@ -104,6 +148,10 @@ pub struct TsneConfig {
     pub method: Method,
     /// Support of P. Default [`Affinities::Auto`].
     pub affinities: Affinities,
+    /// Nearest-neighbour search for P over nearest neighbours. Default
+    /// [`Neighbours::Auto`] (openTSNE: exact below 1,000 points, approximate above).
+    #[serde(default)]
+    pub neighbours: Neighbours,
     /// Barnes-Hut opening angle: a cell of side s at distance d from a point is
     /// summarised when s/d < θ. Default 0.5 (van der Maaten 2014, openTSNE, MATLAB).
     pub theta: f64,
@@ -158,6 +206,7 @@ impl TsneConfig {
             pca_dims: 50,
             method: Method::Auto,
             affinities: Affinities::Auto,
+            neighbours: Neighbours::Auto,
             theta: 0.5,
             n_iter: 1000,
             learning_rate: TsneConfig::auto_learning_rate(n),

@@ -10,8 +10,9 @@
 //! via the Gram or covariance matrix (`preprocess.rs`, `eigen.rs`) → affinities P with a
 //! perplexity-calibrated Gaussian per point (`affinity.rs`) → initial embedding
 //! (`init.rs`) → gradient descent with momentum, gains and early exaggeration
-//! (`optimizer.rs`), the repulsion computed exactly (`gradient.rs`) or by Barnes-Hut
-//! (`barnes_hut.rs`).
+//! (`optimizer.rs`), the repulsion computed exactly (`gradient.rs`), by Barnes-Hut
+//! (`barnes_hut.rs`) or by FFT-accelerated interpolation (`fft.rs`, Linderman et al.
+//! 2019). Large inputs find their nearest neighbours approximately (`neighbours.rs`).
 //!
 //! Single-threaded and deterministic: the same input and configuration give a
 //! bit-identical embedding on a given platform, in the browser too (no threads, no
@@ -33,9 +34,11 @@ pub mod barnes_hut;
 pub mod device_exact;
 pub mod device_pca;
 pub mod eigen;
+pub mod fft;
 pub mod fused;
 pub mod gradient;
 pub mod init;
+pub mod neighbours;
 pub mod optimizer;
 pub mod preprocess;
 pub mod preset;
@@ -44,7 +47,10 @@ pub mod runner;
 use std::ops::ControlFlow;
 
 use config::validate_config;
-pub use config::{AUTO_EXACT_MAX_N, Affinities, Init, Method, TsneConfig, TsneError};
+pub use config::{
+    AUTO_APPROXIMATE_NEIGHBOURS_MIN_N, AUTO_EXACT_MAX_N, AUTO_FFT_MIN_N, Affinities, Init, Method, Neighbours,
+    TsneConfig, TsneError,
+};
 
 use affinity::{BandwidthSearch, Support};
 use optimizer::Forces;
@@ -56,7 +62,7 @@ pub struct Progress<'a> {
     pub iteration: usize,
     /// Total iterations planned.
     pub n_iter: usize,
-    /// KL(P‖Q) of `embedding` (exact method: exact; Barnes-Hut: with the approximate Z).
+    /// KL(P‖Q) of `embedding` (exact method: exact; otherwise with the approximate Z).
     pub kl: f64,
     /// Current coordinates, N×2 row-major.
     pub embedding: &'a [f32],
@@ -70,9 +76,9 @@ pub struct Embedding {
     pub coords: Vec<f32>,
     /// Number of points.
     pub n: usize,
-    /// Final KL(P‖Q) (exact for [`Method::Exact`], Barnes-Hut estimate otherwise).
+    /// Final KL(P‖Q) (exact for [`Method::Exact`], with the approximate Z otherwise).
     pub kl: f64,
-    /// Method used ([`Method::Exact`] or [`Method::BarnesHut`], never `Auto`).
+    /// Method used (never `Auto`).
     pub method: Method,
     /// Number of stored entries of P (a measure of the affinity cost).
     pub p_nnz: usize,
@@ -162,10 +168,13 @@ pub struct Prepared {
 pub fn prepare(features: Features, config: &TsneConfig) -> Prepared {
     let n = features.n;
     let method = config.method.resolve(n);
+    let k = ((3.0 * config.perplexity).floor() as usize).min(n - 1);
     let support = if is_all_pairs(config, method) {
         Support::AllPairs
+    } else if config.neighbours.approximate_for(n) {
+        Support::ApproximateNearest(k, neighbours::ApproximateSearch::with_seed(config.seed))
     } else {
-        Support::Nearest(((3.0 * config.perplexity).floor() as usize).min(n - 1))
+        Support::Nearest(k)
     };
     let search = BandwidthSearch {
         perplexity: config.perplexity,
@@ -184,7 +193,7 @@ pub fn prepare(features: Features, config: &TsneConfig) -> Prepared {
 }
 
 /// A CPU optimiser for prepared affinities: exact (dense P fused with the repulsion
-/// when it fits) or Barnes-Hut.
+/// when it fits), Barnes-Hut or FFT.
 pub fn cpu_optimizer(prepared: Prepared) -> optimizer::CpuOptimizer {
     let Prepared { p, y0, method, config } = prepared;
     let forces = match method {
@@ -192,7 +201,8 @@ pub fn cpu_optimizer(prepared: Prepared) -> optimizer::CpuOptimizer {
             Forces::ExactDense(gradient::PackedP::from_sparse(&p), Default::default())
         }
         Method::Exact => Forces::Exact(Default::default()),
-        _ => Forces::BarnesHut(barnes_hut::BarnesHut::new(), config.theta),
+        Method::Fft => Forces::Fft(Box::default()),
+        Method::Auto | Method::BarnesHut => Forces::BarnesHut(barnes_hut::BarnesHut::new(), config.theta),
     };
     optimizer::CpuOptimizer::new(optimizer::Optimizer::new(p, y0, config), forces)
 }

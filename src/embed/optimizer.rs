@@ -19,6 +19,7 @@ use std::ops::ControlFlow;
 
 use super::affinity::SparseP;
 use super::barnes_hut::BarnesHut;
+use super::fft::FftRepulsion;
 use super::gradient::{
     ExactScratch, FusedScratch, PackedP, attraction, combine, exact_fused, exact_repulsion, kl_from_parts, p_log_p,
     p_log_w_packed,
@@ -34,6 +35,8 @@ pub enum Forces {
     Exact(ExactScratch),
     /// Barnes-Hut repulsion with opening angle θ, attraction from the sparse P.
     BarnesHut(BarnesHut, f64),
+    /// FFT-interpolated repulsion, attraction from the sparse P.
+    Fft(Box<FftRepulsion>),
 }
 
 impl Forces {
@@ -48,6 +51,7 @@ impl Forces {
             }
             Forces::Exact(scratch) => (attraction(p, y, attr, want_log), exact_repulsion(y, n, scratch, rep)),
             Forces::BarnesHut(tree, theta) => (attraction(p, y, attr, want_log), tree.repulsion(y, n, *theta, rep)),
+            Forces::Fft(fft) => (attraction(p, y, attr, want_log), fft.repulsion(y, n, rep)),
         }
     }
 }

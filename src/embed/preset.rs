@@ -145,7 +145,7 @@ mod tests {
             assert_eq!(label.parse::<crate::embed::Method>(), Ok(method));
             assert_eq!((method.name(), method.label()), (name, label));
         }
-        assert!("fft".parse::<crate::embed::Method>().unwrap_err().contains("bh"));
+        assert!("fit-sne".parse::<crate::embed::Method>().unwrap_err().contains("fft"));
         assert_eq!("AUTO".parse::<LearningRate>().map(|r| r.for_points(1200)), Ok(100.0));
         assert_eq!(" 500 ".parse::<LearningRate>(), Ok(LearningRate::Fixed(500.0)));
         assert!("-1".parse::<LearningRate>().is_err() && "NaN".parse::<LearningRate>().is_err());

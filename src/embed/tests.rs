@@ -57,11 +57,11 @@ fn knn_accuracy(y: &[f32], labels: &[usize], k: usize) -> f64 {
 }
 
 /// Test 4: the same seed gives a bit-identical embedding; another seed (random init)
-/// gives a different one. Both methods.
+/// gives a different one. Every method.
 #[test]
 fn same_seed_same_embedding() {
     let (x, _) = blobs(300, 10, 4, 1);
-    for method in [Method::Exact, Method::BarnesHut] {
+    for method in [Method::Exact, Method::BarnesHut, Method::Fft] {
         let mut c = TsneConfig::opentsne(300);
         c.method = method;
         c.init = Init::Random;
@@ -78,7 +78,7 @@ fn same_seed_same_embedding() {
     }
 }
 
-/// Well-separated blobs come out separated, with both methods and both presets.
+/// Well-separated blobs come out separated, with every method and both presets.
 #[test]
 fn separates_blobs() {
     let (n, m) = (400, 20);
@@ -98,6 +98,11 @@ fn separates_blobs() {
     exact_sparse.method = Method::Exact;
     exact_sparse.affinities = Affinities::Nearest;
     configs.push(exact_sparse);
+    // The large-input path: FFT repulsion over approximate neighbours.
+    let mut fft = TsneConfig::opentsne(n);
+    fft.method = Method::Fft;
+    fft.neighbours = Neighbours::Approximate;
+    configs.push(fft);
     for c in configs {
         let e = tsne(&x, n, m, &c, &mut quiet).unwrap();
         let acc = knn_accuracy(&e.coords, &labels, 5);
@@ -187,8 +192,8 @@ pub(crate) fn read_labelled_csv(path: &std::path::Path) -> (Vec<f32>, usize, usi
 }
 
 /// The default preset on the digits data (`tests/fixtures/digits.csv`, 1,797 × 64, or
-/// `LAYERLENS_DIGITS_CSV`), exact and Barnes-Hut (a few seconds in `--release`). Writes
-/// `tsne_digits_{exact,bh}.csv` to `LAYERLENS_TSNE_OUT` (default: the temp directory)
+/// `LAYERLENS_DIGITS_CSV`), exact, Barnes-Hut and FFT (a few seconds in `--release`).
+/// Writes `tsne_digits_{exact,bh,fft}.csv` to `LAYERLENS_TSNE_OUT` (default: the temp directory)
 /// for scoring with `tsne_metrics.py`, and checks the exact KL (against P over all pairs
 /// of the raw data, perplexity 30) and the leave-one-out 5-NN accuracy in Rust.
 #[test]
@@ -203,7 +208,7 @@ fn digits_quality() {
     let raw: Vec<f64> = x.iter().map(|&v| v as f64).collect();
     let search = BandwidthSearch { perplexity: 30.0, tolerance: 1e-10, max_iter: 200 };
     let p_ref = affinity::joint_probabilities(&raw, n, m, Support::AllPairs, &search);
-    for (name, method) in [("exact", Method::Exact), ("bh", Method::BarnesHut)] {
+    for (name, method) in [("exact", Method::Exact), ("bh", Method::BarnesHut), ("fft", Method::Fft)] {
         let mut c = TsneConfig::opentsne(n);
         c.method = method;
         let t0 = std::time::Instant::now();

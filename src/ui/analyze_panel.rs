@@ -293,7 +293,7 @@ pub fn AnalyzePanel() -> impl IntoView {
             <p id="analysis-needs" class="status">{needs}</p>
             <p class="hint">{move || match app.backend.get() {
                 Some(info) if info.kind == BackendKind::Wgpu => format!(
-                    "Runs on {}: the activations and the PCA of wide layers on the GPU; Barnes-Hut t-SNE iterations on the CPU.",
+                    "Runs on {}: the activations and the PCA of wide layers on the GPU; Barnes-Hut and FFT t-SNE iterations on the CPU.",
                     info.kind.label()
                 ),
                 Some(_) => "Runs on the CPU, on the page's own thread in short steps (the page stays usable, if slower).".to_string(),

@@ -25,10 +25,11 @@ pub struct TsneSettings {
 }
 
 /// The method drop-down's options, from the core's names.
-const METHOD_OPTIONS: [(&str, &str); 3] = [
+const METHOD_OPTIONS: [(&str, &str); 4] = [
     (Method::CHOICES[0].1, Method::CHOICES[0].2),
     (Method::CHOICES[1].1, Method::CHOICES[1].2),
     (Method::CHOICES[2].1, Method::CHOICES[2].2),
+    (Method::CHOICES[3].1, Method::CHOICES[3].2),
 ];
 
 fn positive(what: &str, text: &str) -> Result<f64, String> {
