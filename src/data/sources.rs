@@ -10,19 +10,50 @@ use super::dataset::{DataSet, DataSetBuilder};
 /// Largest single file taken from a zip, uncompressed: a guard against zip bombs.
 pub const MAX_ZIP_ENTRY_BYTES: u64 = 256 * 1024 * 1024;
 
+/// Most a whole zip may inflate to: more than a browser tab can hold as a data set.
+pub const MAX_ZIP_TOTAL_BYTES: u64 = 2 * 1024 * 1024 * 1024;
+
+/// Largest ratio of inflated to archive size for a zip that inflates past
+/// [`ZIP_RATIO_CHECKED_ABOVE`]. Photos barely compress (JPEG, PNG: about 1:1; BMP: a few
+/// times); a zip bomb inflates hundreds or millions of times.
+pub const MAX_ZIP_RATIO: u64 = 100;
+
+/// Inflated size from which [`MAX_ZIP_RATIO`] applies (small archives of text or
+/// uncompressed images may legitimately compress well).
+pub const ZIP_RATIO_CHECKED_ABOVE: u64 = 64 * 1024 * 1024;
+
 /// Why a data set could not be read at all (single bad files are [`super::dataset::Rejected`]).
 #[derive(Debug, Error)]
 pub enum SourceError {
     #[error("not a readable zip archive: {0}")]
     BadZip(String),
+    #[error(
+        "the zip would inflate to {} MB from {} KB (a zip bomb?); refused before unpacking anything",
+        inflated >> 20, archive >> 10
+    )]
+    ZipBomb { inflated: u64, archive: u64 },
     #[error("cannot read {path}: {reason}")]
     Io { path: String, reason: String },
 }
 
 /// Reads every file of a zip archive. Entries whose path is absolute or climbs out with `..`
-/// are refused (listed as rejected), never written or read as if they were inside.
+/// are refused (listed as rejected), never written or read as if they were inside; so are
+/// zips inside the zip. An archive whose entries' sizes add up past
+/// [`MAX_ZIP_TOTAL_BYTES`], or past [`MAX_ZIP_RATIO`] times its own size, is refused as a
+/// whole before anything is inflated, and no entry is inflated past the size it declares.
 pub fn load_zip(bytes: &[u8]) -> Result<DataSet, SourceError> {
     let mut archive = zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| SourceError::BadZip(e.to_string()))?;
+    let mut inflated = 0u64;
+    for index in 0..archive.len() {
+        let entry = archive.by_index_raw(index).map_err(|e| SourceError::BadZip(e.to_string()))?;
+        inflated = inflated.saturating_add(entry.size());
+    }
+    let archive_len = bytes.len() as u64;
+    if inflated > MAX_ZIP_TOTAL_BYTES
+        || (inflated > ZIP_RATIO_CHECKED_ABOVE && inflated / archive_len.max(1) > MAX_ZIP_RATIO)
+    {
+        return Err(SourceError::ZipBomb { inflated, archive: archive_len });
+    }
     let mut builder = DataSetBuilder::new();
     for index in 0..archive.len() {
         let mut entry = archive.by_index(index).map_err(|e| SourceError::BadZip(e.to_string()))?;
@@ -39,8 +70,17 @@ pub fn load_zip(bytes: &[u8]) -> Result<DataSet, SourceError> {
             builder.reject(path, format!("larger than {} MB uncompressed", MAX_ZIP_ENTRY_BYTES >> 20));
             continue;
         }
-        let mut data = Vec::with_capacity(entry.size() as usize);
-        match entry.by_ref().take(MAX_ZIP_ENTRY_BYTES).read_to_end(&mut data) {
+        if path.to_ascii_lowercase().ends_with(".zip") {
+            builder.reject(path, "a zip inside the zip is not opened: unpack it and add its folders".into());
+            continue;
+        }
+        // One byte more than declared tells a lying header from an honest one.
+        let declared = entry.size();
+        let mut data = Vec::with_capacity(declared as usize);
+        match entry.by_ref().take(declared + 1).read_to_end(&mut data) {
+            Ok(_) if data.len() as u64 > declared => {
+                builder.reject(path, "holds more than its header declares (damaged or crafted)".into())
+            }
             Ok(_) => builder.add_file(&path, data),
             Err(e) => builder.reject(path, format!("cannot be extracted: {e}")),
         }
@@ -129,6 +169,35 @@ mod tests {
         let refused: Vec<&str> = set.rejected.iter().map(|r| r.path.as_str()).collect();
         assert_eq!(refused, vec!["../evil/1.png", "/abs/1.png", "food/../../x/1.png"]);
         assert!(set.rejected.iter().all(|r| r.reason.contains("unsafe path")));
+    }
+
+    /// A 1.3 MB zip of five 256 MiB entries of zeros (1.25 GiB inflated) is refused from its
+    /// directory alone; nested zips are refused by name while the rest of the archive loads.
+    #[test]
+    fn zip_bombs_and_nested_zips_are_refused() {
+        let zeros = vec![0u8; MAX_ZIP_ENTRY_BYTES as usize];
+        let one = zip_of(&[("food/pizza/0.bmp", zeros)]);
+        let mut out = Cursor::new(Vec::new());
+        {
+            let mut source = zip::ZipArchive::new(Cursor::new(&one)).unwrap();
+            let mut writer = zip::ZipWriter::new(&mut out);
+            for k in 0..5 {
+                let entry = source.by_index_raw(0).unwrap();
+                writer.raw_copy_file_rename(entry, format!("food/pizza/{k}.bmp")).unwrap();
+            }
+            writer.finish().unwrap();
+        }
+        let bomb = out.into_inner();
+        assert!(bomb.len() < 2 << 20, "a small archive: {} bytes", bomb.len());
+        let err = load_zip(&bomb).unwrap_err();
+        assert!(matches!(err, SourceError::ZipBomb { inflated, .. } if inflated == 5 * MAX_ZIP_ENTRY_BYTES), "{err}");
+        assert!(err.to_string().contains("1280 MB"), "{err}");
+
+        let nested = zip_of(&[("food/pizza/1.png", png()), ("food/more.zip", zip_of(&[("food/pizza/2.png", png())]))]);
+        let set = load_zip(&nested).unwrap();
+        assert_eq!(set.images.len(), 1);
+        assert_eq!(set.rejected.len(), 1);
+        assert!(set.rejected[0].reason.contains("zip inside the zip"), "{:?}", set.rejected);
     }
 
     #[test]
