@@ -28,9 +28,29 @@ fn in_weights_folder(name: &str) -> Result<String, String> {
     if plain { Ok(format!("weights/{name}")) } else { Err(format!("{MANIFEST}: `{name}` is not a file name")) }
 }
 
+/// `?weights=` resolved against the page's address, if it is an http(s) URL: a link someone
+/// shared must not make the page fetch `javascript:`, `data:`, `blob:` or `file:` addresses,
+/// and the person should see the full address the weights come from.
+fn weights_url(given: &str) -> Result<String, String> {
+    let base = web_sys::window().and_then(|w| w.location().href().ok()).unwrap_or_default();
+    let url =
+        web_sys::Url::new_with_base(given.trim(), &base).map_err(|_| format!("?weights={given}: not a web address"))?;
+    match url.protocol().as_str() {
+        "http:" | "https:" => Ok(url.href()),
+        scheme => Err(format!(
+            "?weights={given}: only http and https addresses are fetched, not `{}`",
+            scheme.trim_end_matches(':')
+        )),
+    }
+}
+
 /// Loads `?weights=URL` if given, else the weights the site's manifest names, if it has one.
 pub async fn load_default_weights(engine: &Engine, model: RwSignal<ModelStatus>) {
-    if let Some(url) = query_param("weights") {
+    if let Some(given) = query_param("weights") {
+        let url = match weights_url(&given) {
+            Ok(url) => url,
+            Err(message) => return model.set(ModelStatus::Failed(message)),
+        };
         model.set(ModelStatus::Loading(url.clone()));
         let status = match fetch_bytes(&url).await {
             Ok(Some(bytes)) => load(engine, &url, &bytes),
