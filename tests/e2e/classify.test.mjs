@@ -112,6 +112,16 @@ test("weights from ?weights=URL, and the site's bundled weights by default", asy
     await page.waitForFunction(() => document.querySelector("#model-status")?.textContent.startsWith("Loaded"),
       null, { timeout: 60_000 });
     assert.match(await page.textContent("#model-status"), /squeezenet1_1_random\.onnx \(ONNX\): 1000 classes, 1,235,496 parameters/);
+    // The status names the full address the weights came from.
+    const fetchedFrom = new URL("fixtures/squeezenet/squeezenet1_1_random.onnx", page.url()).href;
+    assert.ok((await page.textContent("#model-status")).includes(fetchedFrom), await page.textContent("#model-status"));
+
+    // Only http(s) addresses are fetched: a shared link cannot make the page run or read others.
+    for (const [given, scheme] of [["javascript:alert(1)", "javascript"], ["data:application/octet-stream,AAAA", "data"]]) {
+      await page.goto(`${server.url}?weights=${encodeURIComponent(given)}`);
+      await page.waitForFunction(() => document.querySelector("#model-status.error"), null, { timeout: 60_000 });
+      assert.match(await page.textContent("#model-status"), new RegExp(`only http and https addresses are fetched, not \`${scheme}\``));
+    }
 
     await page.goto(`${server.url}?weights=fixtures/no/such/file.onnx`);
     await page.waitForFunction(() => document.querySelector("#model-status.error"), null, { timeout: 60_000 });

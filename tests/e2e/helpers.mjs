@@ -18,8 +18,9 @@ const TYPES = {
 /** Serves dist/ on a free loopback port; resolves to { url, close, serve }. `/fixtures/…` serves the
  * test fixtures (for `?weights=URL`); with `bundledWeights` the fixture weights also appear as
  * the site's own, as `scripts/fetch-weights` would ship them in www/weights/: a manifest, the
- * weights and 1,000 class names. `dist` serves another build folder instead of dist/. */
-export async function serveDist({ bundledWeights = false, prefix = "/", dist = DIST } = {}) {
+ * weights and 1,000 class names. `dist` serves another build folder instead of dist/. With `cors`
+ * every response allows any origin to read it (a weights host for `?weights=` on another origin). */
+export async function serveDist({ bundledWeights = false, prefix = "/", dist = DIST, cors = false } = {}) {
   let root = dist;
   const server = createServer(async (req, res) => {
     let path = normalize(decodeURIComponent(new URL(req.url, "http://x").pathname));
@@ -46,7 +47,9 @@ export async function serveDist({ bundledWeights = false, prefix = "/", dist = D
     if (!file.startsWith(root) && !file.startsWith(FIXTURES)) { res.writeHead(403).end(); return; }
     try {
       const body = await readFile(file);
-      res.writeHead(200, { "content-type": TYPES[extname(file)] || "application/octet-stream" }).end(body);
+      const headers = { "content-type": TYPES[extname(file)] || "application/octet-stream" };
+      if (cors) headers["access-control-allow-origin"] = "*";
+      res.writeHead(200, headers).end(body);
     } catch {
       res.writeHead(404).end("not found");
     }
