@@ -275,6 +275,7 @@ mod tests {
         let (exact, _) = nearest_neighbours(&x, n, d, k);
         let (idx, dst) = approximate_nearest_neighbours(&x, n, d, k, &ApproximateSearch::with_seed(0));
         let r = recall(&idx, &exact, n, k);
+        eprintln!("approximate neighbours of a {n}-point 50-D mixture: recall {r:.4} at k = {k}");
         assert!(r > 0.9, "recall {r}");
         for i in 0..n {
             let list = &idx[i * k..(i + 1) * k];
