@@ -106,8 +106,8 @@ async fn webgpu_tsne_forces_match_the_cpu_in_the_browser() {
     assert!(worst_kl < 1e-6, "KL differs by {worst_kl:e}");
 }
 
-/// The FFT repulsion runs rustfft's SIMD128 kernels in the page's build, a code path no
-/// native test reaches: it must agree with the exact sums in the browser too.
+/// The FFT repulsion runs rustfft's wasm32 code in the page's build, a path no native test
+/// reaches: it must agree with the exact sums in the browser too.
 #[wasm_bindgen_test]
 fn fft_tsne_repulsion_matches_exact_sums_in_the_browser() {
     use layerlens::embed::fft::{FftRepulsion, FftSettings};

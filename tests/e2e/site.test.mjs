@@ -3,6 +3,7 @@
 // worker's cache (the old hashed files are deleted) and is what loads offline afterwards.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { cp, mkdtemp, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -48,9 +49,19 @@ async function nextBuild() {
     if (file.includes(oldHash)) await rename(join(dir, file), join(dir, file.replace(oldHash, newHash)));
   }
   // Only the page changes: the files keep their bytes (and so their subresource integrity).
+  // Trunk's inline loader names the files, so its hash in the Content-Security-Policy is
+  // recomputed, as scripts/lib/csp-hashes does for a real build.
   const page = await readFile(join(dir, "index.html"), "utf8");
-  await writeFile(join(dir, "index.html"), page.replaceAll(oldHash, newHash)
-    .replace("<head>", '<head><meta name="layerlens-build" content="next" />'));
+  const sha256 = (text) => `'sha256-${createHash("sha256").update(text, "utf8").digest("base64")}'`;
+  const inline = (html) => [...html.matchAll(/<script\b([^>]*)>([\s\S]*?)<\/script>/g)]
+    .filter((m) => !m[1].includes("src=") && m[2].trim()).map((m) => m[2]);
+  let next = page.replaceAll(oldHash, newHash);
+  const [before, after] = [inline(page), inline(next)];
+  assert.equal(before.length, 1, "one inline script: trunk's loader");
+  assert.ok(page.includes(sha256(before[0])), "the built page's policy allows its loader by hash");
+  next = next.replace(sha256(before[0]), sha256(after[0]))
+    .replace("<head>", '<head><meta name="layerlens-build" content="next" />');
+  await writeFile(join(dir, "index.html"), next);
   return { dir, oldHash, newHash };
 }
 
