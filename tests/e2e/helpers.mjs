@@ -1,5 +1,6 @@
 // Shared pieces of the end-to-end tests: a static server for dist/, Chromium, file drops,
 // and the fixture's reference tensors.
+import { createHash } from "node:crypto";
 import { createServer } from "node:http";
 import { readFile } from "node:fs/promises";
 import { extname, join, normalize, resolve } from "node:path";
@@ -59,6 +60,18 @@ export async function serveDist({ bundledWeights = false, prefix = "/", dist = D
   const close = () => new Promise((ok) => { server.close(ok); server.closeAllConnections(); });
   // `serve(dir)` switches the site to another build, as a host does when a new one is deployed.
   return { url: `http://127.0.0.1:${port}${prefix}`, close, serve: (dir) => { root = dir; } };
+}
+
+/** The text of each inline <script> of a page (the built page has one: trunk's loader), as
+ * scripts/lib/csp-hashes finds them. */
+export function inlineScripts(html) {
+  return [...html.matchAll(/<script\b([^>]*)>([\s\S]*?)<\/script>/g)]
+    .filter((m) => !m[1].includes("src=") && m[2].trim()).map((m) => m[2]);
+}
+
+/** A script's Content-Security-Policy source: 'sha256-<base64>'. */
+export function cspHash(text) {
+  return `'sha256-${createHash("sha256").update(text, "utf8").digest("base64")}'`;
 }
 
 /** Debian's Chromium, headless, with no outside connections; WebGPU only when asked. */

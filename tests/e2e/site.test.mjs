@@ -3,11 +3,10 @@
 // worker's cache (the old hashed files are deleted) and is what loads offline afterwards.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
 import { cp, mkdtemp, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DIST, launchChromium, serveDist, waitForBackend } from "./helpers.mjs";
+import { DIST, cspHash, inlineScripts, launchChromium, serveDist, waitForBackend } from "./helpers.mjs";
 
 test("the first screen paints before the wasm has finished downloading", { timeout: 300_000 }, async () => {
   const site = await serveDist({ prefix: "/some/prefix/" });
@@ -52,14 +51,11 @@ async function nextBuild() {
   // Trunk's inline loader names the files, so its hash in the Content-Security-Policy is
   // recomputed, as scripts/lib/csp-hashes does for a real build.
   const page = await readFile(join(dir, "index.html"), "utf8");
-  const sha256 = (text) => `'sha256-${createHash("sha256").update(text, "utf8").digest("base64")}'`;
-  const inline = (html) => [...html.matchAll(/<script\b([^>]*)>([\s\S]*?)<\/script>/g)]
-    .filter((m) => !m[1].includes("src=") && m[2].trim()).map((m) => m[2]);
   let next = page.replaceAll(oldHash, newHash);
-  const [before, after] = [inline(page), inline(next)];
+  const [before, after] = [inlineScripts(page), inlineScripts(next)];
   assert.equal(before.length, 1, "one inline script: trunk's loader");
-  assert.ok(page.includes(sha256(before[0])), "the built page's policy allows its loader by hash");
-  next = next.replace(sha256(before[0]), sha256(after[0]))
+  assert.ok(page.includes(cspHash(before[0])), "the built page's policy allows its loader by hash");
+  next = next.replace(cspHash(before[0]), cspHash(after[0]))
     .replace("<head>", '<head><meta name="layerlens-build" content="next" />');
   await writeFile(join(dir, "index.html"), next);
   return { dir, oldHash, newHash };
