@@ -126,7 +126,7 @@ fn fft_tsne_repulsion_matches_exact_sums_in_the_browser() {
     let mut fft = vec![0.0; 2 * n];
     // Five nodes on half-width boxes: accurate enough (1e-4 natively) that a wrong FFT
     // kernel cannot hide in the interpolation error.
-    let fine = FftSettings { nodes_per_box: 5, max_box_width: 0.5, min_boxes: 50 };
+    let fine = FftSettings { nodes_per_box: 5, max_box_width: 0.5, ..FftSettings::default() };
     let z = FftRepulsion::new(fine).repulsion(&y, n, &mut fft);
     let err: f64 = fft.iter().zip(&exact).map(|(a, b)| (a - b).powi(2)).sum::<f64>().sqrt();
     let norm: f64 = exact.iter().map(|v| v * v).sum::<f64>().sqrt();

@@ -44,11 +44,16 @@ pub struct FftSettings {
     /// Largest box side, in embedding units; the box count grows with the embedding's
     /// extent to keep this. Default 1.
     pub max_box_width: f64,
+    /// Most boxes per axis. Default 300: a grid of 1,800² nodes, 52 MB per buffer (four
+    /// buffers). Maps of 100,000 points span about 150 units; a map wider than this is
+    /// diverging or has run-away points, and its boxes widen (less accurate) rather than the
+    /// grid growing until memory runs out.
+    pub max_boxes: usize,
 }
 
 impl Default for FftSettings {
     fn default() -> Self {
-        FftSettings { nodes_per_box: 3, min_boxes: 50, max_box_width: 1.0 }
+        FftSettings { nodes_per_box: 3, min_boxes: 50, max_box_width: 1.0, max_boxes: 300 }
     }
 }
 
@@ -114,11 +119,14 @@ impl FftRepulsion {
     }
 
     /// Boxes per axis for an embedding of this extent: enough to keep each box at most
-    /// `max_box_width` wide, rounded up to a 2·3·5-smooth count so the FFTs stay fast.
+    /// `max_box_width` wide, rounded up to a 2·3·5-smooth count so the FFTs stay fast, and
+    /// at most `max_boxes` (rounded down to such a count).
     pub fn boxes_for_extent(&self, extent: f64) -> usize {
-        let needed = (extent / self.settings.max_box_width).ceil();
-        let needed = if needed.is_finite() { needed as usize } else { 1 };
-        smooth_at_least(needed.max(self.settings.min_boxes))
+        let s = &self.settings;
+        let needed = (extent / s.max_box_width).ceil();
+        let needed = if needed.is_finite() { needed.min(s.max_boxes as f64) as usize } else { s.max_boxes };
+        let boxes = smooth_at_least(needed.max(s.min_boxes));
+        if boxes > s.max_boxes { smooth_at_most(s.max_boxes).max(1) } else { boxes }
     }
 
     /// Repulsion R_i = Σ_j w_ij² (y_i − y_j) into `out` (N×2); returns Z = Σ_{i≠j} w_ij.
@@ -279,6 +287,11 @@ fn axis_weights(v: f64, lo: f64, box_width: f64, boxes: usize, p: usize) -> Axis
     AxisWeights { first_node: b * p, weights }
 }
 
+/// The largest integer ≤ `n` with no prime factor above 5 (0 for 0).
+fn smooth_at_most(n: usize) -> usize {
+    (1..=n).rev().find(|&k| smooth_at_least(k) == k).unwrap_or(0)
+}
+
 /// The smallest integer ≥ `n` with no prime factor above 5.
 fn smooth_at_least(n: usize) -> usize {
     let is_smooth = |mut k: usize| {
@@ -327,7 +340,8 @@ mod tests {
     fn matches_exact_repulsion_at_every_scale() {
         let n = 700;
         let mut defaults = FftRepulsion::default();
-        let mut fine = FftRepulsion::new(FftSettings { nodes_per_box: 5, max_box_width: 0.5, min_boxes: 50 });
+        let mut fine =
+            FftRepulsion::new(FftSettings { nodes_per_box: 5, max_box_width: 0.5, min_boxes: 50, max_boxes: 1000 });
         for (seed, spread) in [(1u64, 1e-3), (2, 0.5), (3, 5.0), (4, 40.0), (5, 150.0)] {
             let y = clustered(n, spread, seed);
             let mut exact = vec![0.0; 2 * n];
@@ -371,9 +385,29 @@ mod tests {
         assert_eq!(fft.boxes_for_extent(50.0), 50);
         assert_eq!(fft.boxes_for_extent(50.5), 54);
         assert_eq!(fft.boxes_for_extent(241.0), 243);
+        // Capped: a diverging map widens its boxes instead of growing the grid.
+        assert_eq!(fft.boxes_for_extent(290.0), 300);
+        assert_eq!(fft.boxes_for_extent(1e9), 300);
+        assert_eq!(fft.boxes_for_extent(f64::INFINITY), 300);
+        let capped = FftRepulsion::new(FftSettings { max_boxes: 299, ..FftSettings::default() });
+        assert_eq!(capped.boxes_for_extent(1e9), 288);
         assert_eq!(smooth_at_least(1), 1);
         assert_eq!(smooth_at_least(7), 8);
         assert_eq!(smooth_at_least(121), 125);
+    }
+
+    /// A map a million units wide (run-away points) stays on the capped grid: finite forces
+    /// and Z, no allocation of a million-box grid.
+    #[test]
+    fn run_away_points_stay_on_the_capped_grid() {
+        let n = 200;
+        let mut y = clustered(n, 5.0, 13);
+        y[0] = 1e6;
+        y[3] = -1e6;
+        let mut out = vec![0.0; 2 * n];
+        let z = FftRepulsion::default().repulsion(&y, n, &mut out);
+        assert!(z.is_finite() && z > 0.0, "Z {z}");
+        assert!(out.iter().all(|v| v.is_finite()));
     }
 
     /// Same input, same bits: a reused state gives what a fresh one gives.
