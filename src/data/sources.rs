@@ -43,6 +43,9 @@ pub enum SourceError {
 /// whole before anything is inflated, and no entry is inflated past the size it declares.
 pub fn load_zip(bytes: &[u8]) -> Result<DataSet, SourceError> {
     let mut archive = zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| SourceError::BadZip(e.to_string()))?;
+    // Summed here rather than by `ZipArchive::decompressed_size`, which gives up on entries
+    // written with a data descriptor (streaming zippers, macOS's and browsers' among them)
+    // although the central directory read here records their sizes too.
     let mut inflated = 0u64;
     for index in 0..archive.len() {
         let entry = archive.by_index_raw(index).map_err(|e| SourceError::BadZip(e.to_string()))?;
