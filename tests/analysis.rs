@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use futures_lite::future::block_on;
 use layerlens::analysis::activations::{ActivationJob, MatrixBudget};
+use layerlens::analysis::map_task::{FinishedMap, MapReply, MapRequest, MapServer, MapTask};
 use layerlens::analysis::{AnalysisConfig, AnalysisStep, Analyzer};
 use layerlens::backend::cpu_device;
 use layerlens::data::dataset::DataSet;
@@ -124,6 +125,7 @@ fn a_whole_analysis_of_a_small_set() {
             AnalysisStep::MapStarted { .. } => started += 1,
             AnalysisStep::Iteration { .. } => iterations += 1,
             AnalysisStep::MapFinished { .. } => finished += 1,
+            AnalysisStep::MapTaskReady { .. } => panic!("maps are made in step() unless delegated"),
             AnalysisStep::Finished => break,
         }
         if started > finished {
@@ -155,4 +157,63 @@ fn a_whole_analysis_of_a_small_set() {
         assert_eq!(q.points, n);
     }
     assert_eq!(analysis.class_map(0, 1).len(), 196);
+}
+
+/// Serves `task` as a compute worker does, every request and reply through gloo-worker's wire
+/// format (bincode).
+fn serve_through_the_wire(task: MapTask) -> FinishedMap {
+    fn wire<T: serde::Serialize + serde::de::DeserializeOwned>(value: &T) -> T {
+        bincode::deserialize(&bincode::serialize(value).unwrap()).unwrap()
+    }
+    let mut server = MapServer::default();
+    let mut request = MapRequest::Start(Box::new(task));
+    loop {
+        match wire(&server.handle(wire(&request), &|| 0.0)) {
+            MapReply::Finished(map) => return map,
+            MapReply::Failed(message) => panic!("{message}"),
+            MapReply::Started { .. } | MapReply::Progress { .. } => {}
+        }
+        request = MapRequest::Iterate { budget_ms: 5.0 };
+    }
+}
+
+#[test]
+fn maps_handed_out_to_workers_are_the_maps_made_in_step() {
+    let data = digits();
+    let images: Vec<usize> = (0..data.images.len()).step_by(3).collect(); // 30 images
+    // A 3-class head, as after fine-tuning on the three digit classes: prob is 3 wide, pool1
+    // 200,704.
+    let net = network().replace_head(3, 5, &cpu_device());
+    let names = data.classes.clone();
+    let analyse = |delegate: bool| {
+        let mut config = AnalysisConfig::new(TsnePreset::Matlab, images.len(), 11);
+        config.layers = vec![Layer::Pool1, Layer::Prob];
+        config.tsne.n_iter = 150;
+        config.delegate_maps = delegate;
+        let mut analyzer =
+            Analyzer::new(data.clone(), images.clone(), net.clone(), names.clone(), cpu_device(), config).unwrap();
+        let (mut handed_out, mut tasks) = (Vec::new(), Vec::new());
+        while !analyzer.is_finished() {
+            if analyzer.waiting_for_delegated_maps() {
+                for (index, task) in std::mem::take(&mut tasks) {
+                    analyzer.delegated_map_finished(index, serve_through_the_wire(task)).unwrap();
+                }
+                continue;
+            }
+            if let AnalysisStep::MapTaskReady { index, layer, task } = block_on(analyzer.step()).unwrap() {
+                assert!(analyzer.map(index).is_none());
+                handed_out.push(layer);
+                tasks.push((index, *task));
+            }
+        }
+        (analyzer.finish(), handed_out)
+    };
+    let (in_step, none) = analyse(false);
+    assert!(none.is_empty());
+    let (delegated, order) = analyse(true);
+    assert_eq!(order, [Layer::Prob, Layer::Pool1], "the narrow layer first, while pool1 is being reduced");
+    let layers: Vec<Layer> = delegated.maps.iter().map(|m| m.layer).collect();
+    assert_eq!(layers, [Layer::Pool1, Layer::Prob], "maps come back in the order asked");
+    assert!(delegated.maps.iter().all(|m| m.quality.is_some()), "scored in the worker");
+    assert_eq!(delegated, in_step, "bit for bit, scores and notes included");
 }

@@ -3,19 +3,20 @@
 //! calls [`Analyzer::step`] until it returns [`AnalysisStep::Finished`], and may pause,
 //! yield to the browser, draw the map under way, or stop between any two steps.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
 use burn::prelude::*;
 
 use super::activations::{ActivationError, ActivationJob, ActivationOutput, LayerMatrix, MatrixBudget};
 use super::confusion::ConfusionMatrix;
+use super::map_task::{FinishedMap, MapTask};
 use super::predictions::ImagePrediction;
 use super::quality::{MapQuality, map_quality};
 use super::sketch::{DEFAULT_SKETCH_NONZEROS, DEFAULT_SKETCH_WIDTH, SketchInfo};
 use crate::backend::{GpuFailure, GpuFailureSource};
 use crate::data::dataset::DataSet;
-use crate::embed::device_exact::DeviceTsneError;
+use crate::embed::device_exact::{DEVICE_EXACT_MAX_N, DeviceTsneError};
 use crate::embed::device_pca::device_pca;
 use crate::embed::preprocess::{GramAccumulator, scores_from_gram};
 use crate::embed::preset::TsnePreset;
@@ -44,6 +45,12 @@ pub struct AnalysisConfig {
     pub chunk: usize,
     /// When and how wide layers are sketched.
     pub budget: MatrixBudget,
+    /// Hand the maps that would run on the CPU to the caller as [`MapTask`]s
+    /// ([`AnalysisStep::MapTaskReady`]) instead of iterating them in [`Analyzer::step`]: the
+    /// page runs them in compute workers, side by side, off its own thread. Narrow layers are
+    /// then handed out first, so that their maps start while a wide one is still being
+    /// reduced. Default false (the CLI maps one layer after another).
+    pub delegate_maps: bool,
 }
 
 impl AnalysisConfig {
@@ -59,6 +66,7 @@ impl AnalysisConfig {
                 sketch_nonzeros: DEFAULT_SKETCH_NONZEROS,
                 seed,
             },
+            delegate_maps: false,
         }
     }
 }
@@ -142,6 +150,9 @@ pub enum AnalysisError {
     Activations(#[from] ActivationError),
     #[error("t-SNE of {layer}: {source}")]
     Tsne { layer: Layer, source: DeviceTsneError },
+    /// A map handed out ([`AnalysisConfig::delegate_maps`]) failed where it ran.
+    #[error("t-SNE of {layer}: {message}")]
+    MapWorker { layer: Layer, message: String },
 }
 
 impl GpuFailureSource for AnalysisError {
@@ -163,6 +174,9 @@ pub enum AnalysisStep {
     Reducing { index: usize, layer: Layer, done: usize, total: usize },
     /// A layer's t-SNE was prepared (PCA, affinities, initial map).
     MapStarted { index: usize, layer: Layer, method: Method },
+    /// A layer's t-SNE is the caller's to run ([`AnalysisConfig::delegate_maps`]): it gives
+    /// the result back with [`Analyzer::delegated_map_finished`].
+    MapTaskReady { index: usize, layer: Layer, task: Box<MapTask> },
     /// One t-SNE iteration of map `index`; `kl` on report iterations.
     Iteration { index: usize, iteration: usize, iterations: usize, kl: Option<f64> },
     /// Map `index` is done and scored.
@@ -176,12 +190,13 @@ enum Stage {
     NextMap,
     /// A layer wider than N being rotated onto its principal axes on the CPU, a block of
     /// columns per step (the Gram matrix of pool1 is seconds of work).
-    Reducing(Box<(LayerMatrix, GramAccumulator)>),
+    Reducing(Box<(usize, LayerMatrix, GramAccumulator)>),
     Mapping(Box<Mapping>),
     Done,
 }
 
 struct Mapping {
+    index: usize,
     matrix_info: LayerMatrix,
     runner: Runner,
     method: Method,
@@ -201,10 +216,14 @@ pub struct Analyzer {
     config: AnalysisConfig,
     device: Device,
     stage: Stage,
-    pending: VecDeque<LayerMatrix>,
+    /// Layer matrices still to map, with their index in `config.layers`.
+    pending: VecDeque<(usize, LayerMatrix)>,
     activations: Option<ActivationOutput>,
     predictions: Vec<ImagePrediction>,
-    maps: Vec<LayerMap>,
+    /// By index in `config.layers`: each map once finished.
+    maps: Vec<Option<LayerMap>>,
+    /// Maps handed to the caller, waiting for their coordinates (everything else is filled in).
+    delegated: BTreeMap<usize, LayerMap>,
 }
 
 impl Analyzer {
@@ -232,13 +251,14 @@ impl Analyzer {
             images,
             network_classes,
             same_classes,
-            config,
             device,
             stage: Stage::Activations(Box::new(job)),
             pending: VecDeque::new(),
             activations: None,
             predictions: Vec::new(),
-            maps: Vec::new(),
+            maps: vec![None; config.layers.len()],
+            delegated: BTreeMap::new(),
+            config,
         })
     }
 
@@ -268,21 +288,47 @@ impl Analyzer {
         self.activations.as_ref().map(|a| (&a.class_maps[..], a.class_map_side))
     }
 
-    /// Maps finished so far.
-    pub fn maps(&self) -> &[LayerMap] {
-        &self.maps
+    /// Map `index` (position in the configured layers), once finished.
+    pub fn map(&self, index: usize) -> Option<&LayerMap> {
+        self.maps.get(index).and_then(Option::as_ref)
     }
 
-    /// The map under way: its index and current coordinates (for drawing it live).
+    /// The map under way in [`Analyzer::step`]: its index and current coordinates (for
+    /// drawing it live).
     pub fn live_map(&self) -> Option<(usize, Vec<f32>)> {
         match &self.stage {
-            Stage::Mapping(m) => Some((self.maps.len(), m.runner.embedding())),
+            Stage::Mapping(m) => Some((m.index, m.runner.embedding())),
             _ => None,
         }
     }
 
+    /// True when everything is done, delegated maps included.
     pub fn is_finished(&self) -> bool {
-        matches!(self.stage, Stage::Done)
+        matches!(self.stage, Stage::Done) && self.delegated.is_empty()
+    }
+
+    /// True when only delegated maps are left: [`Analyzer::step`] has nothing to do until
+    /// the caller gives them back.
+    pub fn waiting_for_delegated_maps(&self) -> bool {
+        matches!(self.stage, Stage::Done) && !self.delegated.is_empty()
+    }
+
+    /// Gives back a map handed out by [`AnalysisStep::MapTaskReady`].
+    pub fn delegated_map_finished(&mut self, index: usize, finished: FinishedMap) -> Result<(), String> {
+        let FinishedMap { coords, kl, quality } = finished;
+        let mut map = self.delegated.remove(&index).ok_or_else(|| format!("map {index} was not handed out"))?;
+        if coords.len() != 2 * self.images.len() {
+            return Err(format!(
+                "map {index} came back with {} coordinates for {} images",
+                coords.len(),
+                self.images.len()
+            ));
+        }
+        map.coords = coords;
+        map.kl = kl;
+        map.quality = quality;
+        self.maps[index] = Some(map);
+        Ok(())
     }
 
     /// Does the next piece of work.
@@ -302,17 +348,23 @@ impl Analyzer {
                         .zip(&output.probabilities)
                         .map(|(&i, p)| ImagePrediction::new(i, self.data.images[i].class, p))
                         .collect();
-                    self.pending = std::mem::take(&mut output.matrices).into();
+                    let n = self.images.len();
+                    let mut pending: Vec<(usize, LayerMatrix)> =
+                        std::mem::take(&mut output.matrices).into_iter().enumerate().collect();
+                    if self.config.delegate_maps {
+                        // Stable: layers keep their order among the narrow and among the wide.
+                        pending.sort_by_key(|(_, matrix)| matrix.columns() > n);
+                    }
+                    self.pending = pending.into();
                     self.activations = Some(output);
                 }
                 Ok(AnalysisStep::Activations { done, total })
             }
             Stage::NextMap => {
-                let Some(matrix) = self.pending.pop_front() else {
+                let Some((index, matrix)) = self.pending.pop_front() else {
                     self.stage = Stage::Done;
                     return Ok(AnalysisStep::Finished);
                 };
-                let index = self.maps.len();
                 let layer = matrix.layer;
                 let (n, m) = (matrix.rows(), matrix.columns());
                 // N points span at most N − 1 dimensions: projecting rows wider than N onto
@@ -322,39 +374,38 @@ impl Analyzer {
                     match self.tsne_device().cloned() {
                         None => {
                             let gram = GramAccumulator::new(&matrix.values, n, m);
-                            self.stage = Stage::Reducing(Box::new((matrix, gram)));
+                            self.stage = Stage::Reducing(Box::new((index, matrix, gram)));
                             return Ok(AnalysisStep::Reducing { index, layer, done: 0, total: m });
                         }
                         Some(device) => {
                             let scores = device_pca(&matrix.values, n, m, n, &device)
                                 .await
                                 .map_err(|e| AnalysisError::Tsne { layer, source: e.into() })?;
-                            return self.start_map(matrix, scores).await;
+                            return self.start_map(index, matrix, scores).await;
                         }
                     }
                 }
                 let rows = matrix.values.clone();
-                self.start_map_with(matrix, rows, m).await
+                self.start_map_with(index, matrix, rows, m).await
             }
             Stage::Reducing(reducing) => {
-                let (matrix, gram) = &mut **reducing;
+                let (index, matrix, gram) = &mut **reducing;
                 gram.add_columns(&matrix.values, matrix.columns());
                 let (done, total) = gram.progress();
-                let (index, layer) = (self.maps.len(), matrix.layer);
+                let (index, layer) = (*index, matrix.layer);
                 if !gram.is_done() {
                     return Ok(AnalysisStep::Reducing { index, layer, done, total });
                 }
                 let Stage::Reducing(reducing) = std::mem::replace(&mut self.stage, Stage::NextMap) else {
                     unreachable!()
                 };
-                let (matrix, gram) = *reducing;
+                let (index, matrix, gram) = *reducing;
                 let (n, m) = (matrix.rows(), matrix.columns());
                 let scores = scores_from_gram(&gram.finish(), n, m, n);
-                self.start_map(matrix, scores).await
+                self.start_map(index, matrix, scores).await
             }
             Stage::Mapping(mapping) => {
-                let index = self.maps.len();
-                let layer = mapping.matrix_info.layer;
+                let (index, layer) = (mapping.index, mapping.matrix_info.layer);
                 let report = mapping.runner.step().await.map_err(|source| AnalysisError::Tsne { layer, source })?;
                 if !report.finished {
                     return Ok(AnalysisStep::Iteration {
@@ -371,7 +422,7 @@ impl Analyzer {
                 let labels: Vec<usize> = self.predictions.iter().map(|p| p.truth).collect();
                 let quality = map_quality(&mapping.rows, mapping.columns, &coords, &labels);
                 let info = mapping.matrix_info;
-                self.maps.push(LayerMap {
+                self.maps[index] = Some(LayerMap {
                     layer: info.layer,
                     per_image_shape: info.per_image_shape,
                     width: info.width,
@@ -396,21 +447,28 @@ impl Analyzer {
     }
 
     /// Starts the t-SNE of a layer from its principal-component scores (N×d, f64).
-    async fn start_map(&mut self, matrix: LayerMatrix, scores: Vec<f64>) -> Result<AnalysisStep, AnalysisError> {
+    async fn start_map(
+        &mut self,
+        index: usize,
+        matrix: LayerMatrix,
+        scores: Vec<f64>,
+    ) -> Result<AnalysisStep, AnalysisError> {
         let d = scores.len() / matrix.rows().max(1);
         let rows: Vec<f32> = scores.into_iter().map(|v| v as f32).collect();
-        self.start_map_with(matrix, rows, d).await
+        self.start_map_with(index, matrix, rows, d).await
     }
 
     /// Fits the t-SNE settings to N, prepares the optimiser (affinities, initial map) for
-    /// `rows` (N × `columns`, the layer's rows or their rotation) and moves to mapping.
+    /// `rows` (N × `columns`, the layer's rows or their rotation) and moves to mapping; or,
+    /// when maps are delegated and this one would run on the CPU, hands it out as a task.
     async fn start_map_with(
         &mut self,
+        index: usize,
         matrix: LayerMatrix,
         rows: Vec<f32>,
         columns: usize,
     ) -> Result<AnalysisStep, AnalysisError> {
-        let (n, layer, index) = (matrix.rows(), matrix.layer, self.maps.len());
+        let (n, layer) = (matrix.rows(), matrix.layer);
         let mut notes = Vec::new();
         if let Some(sketch) = matrix.sketch {
             notes.push(format!(
@@ -420,12 +478,36 @@ impl Analyzer {
         }
         let (tsne, note) = self.config.tsne.fitted_to(n);
         notes.extend(note);
+        let method = tsne.method.resolve(n);
+        let on_device = self.tsne_device().is_some() && method == Method::Exact && n <= DEVICE_EXACT_MAX_N;
+        if self.config.delegate_maps && !on_device {
+            let labels = self.predictions.iter().map(|p| p.truth).collect();
+            let task = MapTask { rows, n, columns, config: tsne.clone(), labels: Some(labels) };
+            self.delegated.insert(
+                index,
+                LayerMap {
+                    layer,
+                    per_image_shape: matrix.per_image_shape,
+                    width: matrix.width,
+                    sketch: matrix.sketch,
+                    coords: Vec::new(),
+                    kl: f64::NAN,
+                    method,
+                    quality: None,
+                    tsne,
+                    notes,
+                },
+            );
+            self.stage = Stage::NextMap;
+            return Ok(AnalysisStep::MapTaskReady { index, layer, task: Box::new(task) });
+        }
         let started = start(&rows, n, columns, &tsne, self.tsne_device())
             .await
             .map_err(|source| AnalysisError::Tsne { layer, source })?;
         let method = started.method;
         let matrix_info = LayerMatrix { values: Vec::new(), ..matrix };
         self.stage = Stage::Mapping(Box::new(Mapping {
+            index,
             matrix_info,
             runner: started.runner,
             method,
@@ -455,7 +537,7 @@ impl Analyzer {
             probabilities: output.probabilities,
             class_maps: output.class_maps,
             class_map_side: output.class_map_side,
-            maps: self.maps,
+            maps: self.maps.into_iter().flatten().collect(),
         }
     }
 }

@@ -11,7 +11,8 @@ use futures_lite::future::block_on;
 use super::AnalyzeArgs;
 use super::common::{load_model, read_file};
 use crate::analysis::export::{ambiguity_csv, ambiguity_table_text, confusion_csv, map_csv, predictions_json};
-use crate::analysis::{AnalysisConfig, AnalysisStep, Analyzer};
+use crate::analysis::map_task::run_to_end;
+use crate::analysis::{AnalysisConfig, AnalysisStep, Analyzer, LayerMap};
 use crate::data::sources::load_path;
 use crate::data::split::split_each_label;
 
@@ -39,6 +40,17 @@ fn write(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), String> {
     std::fs::write(&path, bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
+fn print_map(map: &LayerMap) {
+    let quality = map.quality.map_or_else(
+        || "too few points to score".to_string(),
+        |q| format!("trustworthiness {:.4}, 5-NN accuracy {:.4}", q.trustworthiness, q.knn_accuracy),
+    );
+    eprintln!("  {} map (M = {}): KL {:.4}; {quality}", map.layer, map.width, map.kl);
+    for note in &map.notes {
+        eprintln!("  note: {note}");
+    }
+}
+
 pub fn run(args: AnalyzeArgs) -> Result<(), String> {
     let data = load_path(&args.data).map_err(|e| e.to_string())?;
     let split = split_each_label(&data, args.train_fraction, args.seed).map_err(|e| e.to_string())?;
@@ -55,6 +67,8 @@ pub fn run(args: AnalyzeArgs) -> Result<(), String> {
     }
     config.budget.max_exact_bytes = args.max_exact_mib << 20;
     config.budget.sketch_width = args.sketch_width;
+    // Each layer's map on a thread of its own, while the next layer is being prepared.
+    config.delegate_maps = true;
     let data = Arc::new(data);
     let same = names == data.classes;
     eprintln!(
@@ -66,7 +80,19 @@ pub fn run(args: AnalyzeArgs) -> Result<(), String> {
     );
     let started = Instant::now();
     let mut analyzer = Analyzer::new(data, split.validation, net, names, device, config).map_err(|e| e.to_string())?;
+    let mut threads = Vec::new();
     loop {
+        if analyzer.waiting_for_delegated_maps() {
+            for (index, thread) in threads.drain(..) {
+                let finished = std::thread::JoinHandle::join(thread).map_err(|_| "a t-SNE thread panicked")??;
+                analyzer.delegated_map_finished(index, finished)?;
+                print_map(analyzer.map(index).expect("given back above"));
+            }
+            continue;
+        }
+        if analyzer.is_finished() {
+            break;
+        }
         match block_on(analyzer.step()).map_err(|e| e.to_string())? {
             AnalysisStep::Activations { done, total } => {
                 eprintln!("activations: {done}/{total} images")
@@ -79,23 +105,17 @@ pub fn run(args: AnalyzeArgs) -> Result<(), String> {
             AnalysisStep::MapStarted { layer, method, .. } => {
                 eprintln!("t-SNE of {layer} ({method:?})…")
             }
+            AnalysisStep::MapTaskReady { index, layer, task } => {
+                eprintln!("t-SNE of {layer} ({:?}) on a thread of its own…", task.config.method.resolve(task.n));
+                threads.push((index, std::thread::spawn(move || run_to_end(*task))));
+            }
             AnalysisStep::Iteration { iteration, iterations, kl: Some(kl), index } => {
                 let layer = analyzer.config().layers[index];
                 eprintln!("  {layer}: iteration {iteration}/{iterations}  KL {kl:.4}");
             }
             AnalysisStep::Iteration { .. } => {}
-            AnalysisStep::MapFinished { index } => {
-                let map = &analyzer.maps()[index];
-                let quality = map.quality.map_or_else(
-                    || "too few points to score".to_string(),
-                    |q| format!("trustworthiness {:.4}, 5-NN accuracy {:.4}", q.trustworthiness, q.knn_accuracy),
-                );
-                eprintln!("  {} map (M = {}): KL {:.4}; {quality}", map.layer, map.width, map.kl);
-                for note in &map.notes {
-                    eprintln!("  note: {note}");
-                }
-            }
-            AnalysisStep::Finished => break,
+            AnalysisStep::MapFinished { index } => print_map(analyzer.map(index).expect("just finished")),
+            AnalysisStep::Finished => {}
         }
     }
     let analysis = analyzer.finish();

@@ -221,6 +221,26 @@ pub fn coordinates_csv(coords: &[f32]) -> String {
     csv
 }
 
+/// A CPU optimiser ready to step, and what [`start_on_cpu`] decided.
+#[derive(Debug)]
+pub struct CpuStart {
+    pub optimizer: optimizer::CpuOptimizer,
+    /// The method the configuration resolved to.
+    pub method: Method,
+    /// Stored entries of P.
+    pub p_nnz: usize,
+}
+
+/// Validates, reduces (PCA when the settings ask for it), computes P and the initial map, all
+/// on the CPU: the one place a CPU map starts, for [`tsne`], the page's thread, its compute
+/// workers and the CLI, so that each makes the same map from the same rows bit for bit.
+pub fn start_on_cpu(data: &[f32], n: usize, m: usize, config: &TsneConfig) -> Result<CpuStart, TsneError> {
+    validate(data, n, m, config)?;
+    let prepared = prepare(reduce(data, n, m, config), config);
+    let (method, p_nnz) = (prepared.method, prepared.p.nnz());
+    Ok(CpuStart { optimizer: cpu_optimizer(prepared), method, p_nnz })
+}
+
 /// Embed the rows of `data` (N×M, row-major) in 2-D, on the CPU.
 ///
 /// `progress` is called every `config.progress_every` iterations and after the last
@@ -232,11 +252,7 @@ pub fn tsne(
     config: &TsneConfig,
     progress: &mut dyn FnMut(Progress) -> ControlFlow<()>,
 ) -> Result<Embedding, TsneError> {
-    validate(data, n, m, config)?;
-    let prepared = prepare(reduce(data, n, m, config), config);
-    let method = prepared.method;
-    let p_nnz = prepared.p.nnz();
-    let mut opt = cpu_optimizer(prepared);
+    let CpuStart { optimizer: mut opt, method, p_nnz } = start_on_cpu(data, n, m, config)?;
     let kl = optimizer::run_to_end(&mut opt, progress)?;
     Ok(Embedding { coords: opt.embedding().iter().map(|&v| v as f32).collect(), n, kl, method, p_nnz })
 }

@@ -11,7 +11,10 @@ use burn::prelude::*;
 use super::device_exact::{DEVICE_EXACT_MAX_N, DeviceOptimizer, DeviceTsneError};
 use super::device_pca::device_pca;
 use super::optimizer::{CpuOptimizer, StepReport};
-use super::{Features, Method, TsneConfig, cpu_optimizer, pca_target, prepare, reduce, standardized, validate};
+use super::{
+    CpuStart, Features, Method, TsneConfig, cpu_optimizer, pca_target, prepare, reduce, standardized, start_on_cpu,
+    validate,
+};
 
 /// Where the iterations run.
 #[derive(Debug)]
@@ -85,23 +88,26 @@ pub async fn start(
     config: &TsneConfig,
     device: Option<&Device>,
 ) -> Result<Started, DeviceTsneError> {
+    let Some(device) = device else {
+        let CpuStart { optimizer, method, p_nnz } = start_on_cpu(data, n, m, config)?;
+        return Ok(Started { runner: Runner::Cpu(Box::new(optimizer)), method, p_nnz, pca_on_device: false });
+    };
     validate(data, n, m, config)?;
-    let (features, pca_on_device) = match (device, pca_target(config, n, m)) {
-        (Some(device), Some(d)) => {
+    let (features, pca_on_device) = match pca_target(config, n, m) {
+        Some(d) => {
             let scores = device_pca(&standardized(data, n, m, config), n, m, d, device).await?;
             let d = scores.len() / n;
             (Features::from_pca_scores(scores, n, d), true)
         }
-        _ => (reduce(data, n, m, config), false),
+        None => (reduce(data, n, m, config), false),
     };
     let prepared = prepare(features, config);
     let method = prepared.method;
     let p_nnz = prepared.p.nnz();
-    let runner = match device {
-        Some(device) if method == Method::Exact && n <= DEVICE_EXACT_MAX_N => {
-            Runner::Device(Box::new(DeviceOptimizer::new(prepared, device)?))
-        }
-        _ => Runner::Cpu(Box::new(cpu_optimizer(prepared))),
+    let runner = if method == Method::Exact && n <= DEVICE_EXACT_MAX_N {
+        Runner::Device(Box::new(DeviceOptimizer::new(prepared, device)?))
+    } else {
+        Runner::Cpu(Box::new(cpu_optimizer(prepared)))
     };
     Ok(Started { runner, method, p_nnz, pca_on_device })
 }
