@@ -3,13 +3,16 @@
 //! The data flows one way — files → images → model → activations → views — and the modules
 //! follow it: `data` (image files to network input), `model` (SqueezeNet, its weights, running
 //! it), `backend` (CPU or GPU device, async read-back), `session` (a person's work as one file),
-//! `cli` (native command line) and `ui` (the Leptos page, wasm32 only). Everything but `ui`
-//! compiles and is tested natively.
+//! `cli` (native command line), `ui` (the Leptos page, wasm32 only) and `compute_worker` (the
+//! page's Web Worker for t-SNE maps, wasm32 only). Everything but those two compiles and is
+//! tested natively.
 
 pub mod analysis;
 pub mod backend;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod cli;
+#[cfg(target_arch = "wasm32")]
+pub mod compute_worker;
 pub mod data;
 pub mod embed;
 pub mod model;

@@ -8,7 +8,9 @@
 //   are cached, and the demo data set whole: the first visit is enough to work offline, even
 //   for "Try the demo" if it was never run online.
 // - A new build replaces the old one cleanly: whenever the page is fetched from the network,
-//   cached files the new page no longer references (old hashed builds) are deleted.
+//   cached files the new page no longer references (old hashed builds) are deleted, and the
+//   compute worker's files (which trunk does not hash: the page's wasm names them) are fetched
+//   again, so a page never runs with an older build's worker.
 //
 // Everything is relative to this file's folder, so the site works under any sub-path.
 
@@ -16,28 +18,39 @@ const CACHE = "layerlens-v1";
 const BASE = new URL("./", self.location.href).href;
 /** Files that are data, not the build: kept across builds. */
 const KEEP = ["demo/", "weights/", "favicon.svg"];
+/** The compute worker's entry point (src/ui/map_workers.rs): named by the page's wasm, not by
+ *  index.html, and the same name in every build. */
+const WORKER_ROOTS = ["layerlens-map-worker_loader.js"].map((name) => BASE + name);
+const isWorkerFile = (url) => url.startsWith(BASE + "layerlens-map-worker");
 
-/** The site's files a page (or a JS module) refers to: attributes, imports, the wasm. */
+/** The site's files a page (or a script) refers to: attributes, imports, the wasm. */
 function referencedBy(text, base) {
   const found = new Set();
-  for (const match of text.matchAll(/(?:href|src)=["']([^"']+)["']|from\s*["']([^"']+)["']|["']([^"'\s]+\.wasm)["']/g)) {
-    const url = new URL(match[1] || match[2] || match[3], base).href;
+  for (const match of text.matchAll(/(?:href|src)=["']([^"']+)["']|from\s*["']([^"']+)["']|["']([^"'\s]+\.wasm)["']|importScripts\(\s*["']([^"']+)["']/g)) {
+    const url = new URL(match[1] || match[2] || match[3] || match[4], base).href;
     if (url.startsWith(BASE)) found.add(url.split("#")[0]);
   }
   return found;
 }
 
-/** Caches the page and every file it loads, the JS modules' own imports included. */
+/** Caches the page and every file it loads, the JS modules' own imports included, and the
+ *  compute worker's files. */
 async function cacheBuild(cache) {
   const page = await fetch(BASE);
   if (!page.ok) return;
   const html = await page.clone().text();
   await cache.put(BASE, page);
-  const pending = [...referencedBy(html, BASE)];
+  await cacheFiles(cache, [...referencedBy(html, BASE), ...WORKER_ROOTS]);
+}
+
+/** Fetches `roots` and every file they refer to (revalidated with the server, not from the
+ *  browser's HTTP cache) into the cache. */
+async function cacheFiles(cache, roots) {
+  const pending = [...roots];
   const seen = new Set(pending);
   while (pending.length) {
     const url = pending.pop();
-    const response = await fetch(url);
+    const response = await fetch(url, { cache: "no-cache" });
     if (!response.ok) continue;
     if (url.endsWith(".js")) {
       for (const next of referencedBy(await response.clone().text(), url)) {
@@ -78,7 +91,7 @@ async function pruneOldBuilds(cache, html) {
   const referenced = referencedBy(html, BASE);
   for (const request of await cache.keys()) {
     const url = request.url.split("?")[0];
-    const isData = KEEP.some((prefix) => url.startsWith(BASE + prefix));
+    const isData = KEEP.some((prefix) => url.startsWith(BASE + prefix)) || isWorkerFile(url);
     const isBuild = /\.(js|wasm|css)$/.test(url) && !url.includes("/snippets/");
     if (!isData && isBuild && !referenced.has(url)) await cache.delete(request);
   }
@@ -109,7 +122,10 @@ self.addEventListener("fetch", (event) => {
         const response = await fetch(request);
         if (response.ok) {
           await cache.put(BASE, response.clone());
-          event.waitUntil(response.clone().text().then((html) => pruneOldBuilds(cache, html)));
+          event.waitUntil(response.clone().text().then(async (html) => {
+            await pruneOldBuilds(cache, html);
+            await cacheFiles(cache, WORKER_ROOTS);
+          }));
         }
         return response;
       } catch (offline) {

@@ -10,33 +10,22 @@ use std::sync::Arc;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
+use super::analysis_job::AnalysisJob;
 use super::browser_files::yield_to_browser;
 use super::explore::{ExploreData, MapState, thumbnail_urls};
-use super::job_driver::{Ended, SteppedJob, drive};
+use super::job_driver::{Ended, drive};
+use super::map_workers::{MapWorkers, worker_count};
 use super::run_control::Control;
 use super::state::app_state;
 use super::tsne_settings::TsneSettings;
 use super::widgets::text_field;
-use crate::analysis::{AnalysisConfig, AnalysisError, AnalysisStep, Analyzer};
+use crate::analysis::{AnalysisConfig, AnalysisStep, Analyzer};
 use crate::backend::{BackendKind, GpuFailure, GpuFailureKind, Host, PassSizes, Recovery, is_cpu};
 use crate::embed::preset::TsnePreset;
 use crate::model::layers::Layer;
 
 /// Iterations between live redraws of a map.
 const REDRAW_EVERY: usize = 10;
-
-impl SteppedJob for Analyzer {
-    type Report = AnalysisStep;
-    type Error = AnalysisError;
-
-    async fn step(&mut self) -> Result<AnalysisStep, AnalysisError> {
-        Analyzer::step(self).await
-    }
-
-    fn is_finished(&self) -> bool {
-        Analyzer::is_finished(self)
-    }
-}
 
 #[derive(Debug, Clone, PartialEq)]
 enum Phase {
@@ -123,9 +112,16 @@ pub fn AnalyzePanel() -> impl IntoView {
                 Err(e) => return phase.set(Phase::Failed(e)),
             };
             config.chunk = how.pass.unwrap_or(PassSizes::for_device(&inputs.device, Host::PageThread).inference);
+            let workers = worker_count().min(config.layers.len());
+            config.delegate_maps = workers > 0;
             let pass = config.chunk;
             let place = if is_cpu(&inputs.device) { "the CPU" } else { "the GPU" };
-            source.set(format!("Analysing {} on {place}, {pass} image(s) per pass.", inputs.description));
+            let maps = match workers {
+                0 => "the maps one after another on the page's thread".to_string(),
+                1 => "the maps in a background worker".to_string(),
+                w => format!("the maps in {w} background workers, side by side"),
+            };
+            source.set(format!("Analysing {} on {place}, {pass} image(s) per pass; {maps}.", inputs.description));
             explore.clear();
             explore.hidden.set(vec![false; inputs.data.classes.len()]);
             explore.maps.set(
@@ -144,7 +140,7 @@ pub fn AnalyzePanel() -> impl IntoView {
             );
             let data = inputs.data.clone();
             let images = inputs.images.clone();
-            let mut analyzer = match Analyzer::new(
+            let analyzer = match Analyzer::new(
                 inputs.data,
                 inputs.images,
                 inputs.net,
@@ -155,6 +151,7 @@ pub fn AnalyzePanel() -> impl IntoView {
                 Ok(a) => a,
                 Err(e) => return phase.set(Phase::Failed(e.to_string())),
             };
+            let mut job = AnalysisJob::new(analyzer, (workers > 0).then(|| MapWorkers::new(workers)));
             control.set(Control::Run);
             phase.set(Phase::Running);
             stage.set("activations".into());
@@ -165,15 +162,16 @@ pub fn AnalyzePanel() -> impl IntoView {
                 let started = js_sys::Date::now();
                 let mut published = false;
                 let ended = drive(
-                    &mut analyzer,
+                    &mut job,
                     &control,
                     || phase.set(Phase::Paused),
                     || phase.set(Phase::Running),
-                    |analyzer, step| match step {
+                    |job, step| match step {
                         AnalysisStep::Activations { done, total } => {
                             progress.set(format!("Activations: {done}/{total} images…"));
                             if done == total && !published {
                                 published = true;
+                                let analyzer = job.analyzer();
                                 let (class_maps, side) =
                                     analyzer.class_maps().map(|(m, s)| (m.to_vec(), s)).unwrap_or_default();
                                 explore.data.set(Some(Arc::new(ExploreData {
@@ -203,9 +201,16 @@ pub fn AnalyzePanel() -> impl IntoView {
                             explore.maps.update(|maps| maps[index].status = "preparing the t-SNE…".into());
                         }
                         AnalysisStep::Iteration { index, iteration, iterations, kl } => {
-                            if let (Some(kl), Some((_, coords))) = (kl, analyzer.live_map()) {
-                                let layer = analyzer.config().layers[index];
-                                let status = format!("iteration {iteration}/{iterations}, KL {kl:.3}");
+                            // In-step maps report every iteration: redraw on the KL reports
+                            // only. A worker's report is already one burst of iterations.
+                            if (kl.is_some() || job.uses_workers())
+                                && let Some(coords) = job.live_map(index)
+                            {
+                                let layer = job.analyzer().config().layers[index];
+                                let status = match kl {
+                                    Some(kl) => format!("iteration {iteration}/{iterations}, KL {kl:.3}"),
+                                    None => format!("iteration {iteration}/{iterations}"),
+                                };
                                 progress.set(format!("t-SNE of {layer}: {status}"));
                                 explore.maps.update(|maps| {
                                     maps[index].coords = coords;
@@ -214,17 +219,19 @@ pub fn AnalyzePanel() -> impl IntoView {
                             }
                         }
                         AnalysisStep::MapFinished { index } => {
-                            let map = MapState::from(&analyzer.maps()[index]);
-                            explore.maps.update(|maps| maps[index] = map);
+                            if let Some(map) = job.analyzer().map(index) {
+                                let map = MapState::from(map);
+                                explore.maps.update(|maps| maps[index] = map);
+                            }
                         }
-                        AnalysisStep::Finished => {}
+                        AnalysisStep::MapTaskReady { .. } | AnalysisStep::Finished => {}
                     },
                 )
                 .await;
                 let seconds = (js_sys::Date::now() - started) / 1e3;
                 match ended {
                     Ended::Finished | Ended::Cancelled => {
-                        let analysis = analyzer.finish();
+                        let analysis = job.finish();
                         let maps_done = analysis.maps.len();
                         explore.analysis.set(Some(Arc::new(analysis)));
                         if ended == Ended::Cancelled {
@@ -293,10 +300,10 @@ pub fn AnalyzePanel() -> impl IntoView {
             <p id="analysis-needs" class="status">{needs}</p>
             <p class="hint">{move || match app.backend.get() {
                 Some(info) if info.kind == BackendKind::Wgpu => format!(
-                    "Runs on {}: the activations and the PCA of wide layers on the GPU; Barnes-Hut and FFT t-SNE iterations on the CPU.",
+                    "Runs on {}: the activations and the PCA of wide layers on the GPU; Barnes-Hut and FFT t-SNE iterations on the CPU, each map in a background worker.",
                     info.kind.label()
                 ),
-                Some(_) => "Runs on the CPU, on the page's own thread in short steps (the page stays usable, if slower).".to_string(),
+                Some(_) => "Runs on the CPU: the activations on the page's own thread in short steps (the page stays usable, if slower), each layer's t-SNE in a background worker.".to_string(),
                 None => String::new(),
             }}</p>
             <div class="settings">

@@ -5,6 +5,7 @@
 //! 5 explore — with the tools off that path (classify single images, t-SNE of any matrix,
 //! speed) below. Shared state lives in one context ([`state::AppState`]).
 
+mod analysis_job;
 mod analyze_panel;
 mod bench_panel;
 mod browser_files;
@@ -14,6 +15,7 @@ mod engine;
 mod explore;
 mod images_panel;
 mod job_driver;
+mod map_workers;
 mod run_control;
 mod scatter;
 mod session;

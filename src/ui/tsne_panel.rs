@@ -10,16 +10,18 @@ use leptos::task::spawn_local;
 
 use super::browser_files::{download, file_list_handlers, now_ms, read_file_list, yield_to_browser};
 use super::job_driver::{Ended, SteppedJob, drive};
+use super::map_workers::{WorkerMap, worker_count};
 use super::run_control::Control;
 use super::tsne_settings::TsneSettings;
 use super::widgets::{select_field, text_field};
+use crate::analysis::map_task::MapTask;
 use crate::backend::BackendKind;
 use crate::data::matrix::{Matrix, MatrixOptions, read_matrix};
-use crate::embed::TsneConfig;
-use crate::embed::device_exact::DeviceTsneError;
+use crate::embed::device_exact::{DEVICE_EXACT_MAX_N, DeviceTsneError};
 use crate::embed::optimizer::StepReport;
 use crate::embed::preset::TsnePreset;
 use crate::embed::runner::{Runner, start};
+use crate::embed::{Method, TsneConfig};
 
 /// Iterations between map updates (each one reads the embedding back from the GPU).
 const REPORT_EVERY: usize = 10;
@@ -149,43 +151,68 @@ pub fn TsnePanel() -> impl IntoView {
             phase.set(Phase::Preparing);
             progress.set(format!("{name}: PCA and affinities for {} points…", matrix.n));
             let control = control.clone();
+            let n_iter = config.n_iter;
+            let in_worker = worker_count() > 0
+                && !(device.is_some()
+                    && config.method.resolve(matrix.n) == Method::Exact
+                    && matrix.n <= DEVICE_EXACT_MAX_N);
             spawn_local(async move {
                 yield_to_browser().await;
                 let started_at = now_ms();
-                let result: Result<bool, String> = async {
-                    let started = start(&matrix.values, matrix.n, matrix.m, &config, device.as_ref())
-                        .await
-                        .map_err(|e| e.to_string())?;
-                    let mut runner = started.runner;
-                    placement.set(format!(
-                        "{} gradient on the {}{}; P has {} entries",
-                        started.method.label(),
-                        if runner.on_device() { "GPU (WebGPU)" } else { "CPU" },
-                        if started.pca_on_device { ", PCA on the GPU (WebGPU)" } else { "" },
-                        started.p_nnz
+                let show = move |step: &StepReport, points: &[f32]| {
+                    iteration.set(step.iteration);
+                    if let Some(value) = step.kl {
+                        kl.set(value);
+                    }
+                    coords.set(points.to_vec());
+                    let kl_text = step.kl.map(|v| format!(", KL {v:.4}")).unwrap_or_default();
+                    progress.set(format!(
+                        "iteration {}/{}{kl_text}, {:.1} s",
+                        step.iteration,
+                        n_iter,
+                        (now_ms() - started_at) / 1e3
                     ));
-                    coords.set(runner.embedding());
-                    phase.set(Phase::Running);
-                    let ended = drive(
-                        &mut runner,
-                        &control,
-                        || phase.set(Phase::Paused),
-                        || phase.set(Phase::Running),
-                        |runner, step| {
-                            if let Some(value) = step.kl {
-                                iteration.set(step.iteration);
-                                kl.set(value);
-                                coords.set(runner.embedding());
-                                progress.set(format!(
-                                    "iteration {}/{}, KL {value:.4}, {:.1} s",
-                                    step.iteration,
-                                    config.n_iter,
-                                    (now_ms() - started_at) / 1e3
-                                ));
+                };
+                let result: Result<bool, String> = async {
+                    let ended = if in_worker {
+                        let task = MapTask { rows: matrix.values, n: matrix.n, columns: matrix.m, config: config.clone(), labels: None };
+                        let mut map = WorkerMap::start(task);
+                        let Some(started) = map.prepared(|| control.get() == Control::Cancel).await.map_err(|e| e.to_string())? else {
+                            return Ok(true);
+                        };
+                        placement.set(format!(
+                            "{} gradient on the CPU, in a background worker (the page stays responsive); P has {} entries",
+                            started.method.label(),
+                            started.p_nnz
+                        ));
+                        coords.set(map.coords().to_vec());
+                        phase.set(Phase::Running);
+                        // Every reply is one burst of the worker's iterations: draw each.
+                        drive(&mut map, &control, || phase.set(Phase::Paused), || phase.set(Phase::Running), |map, step| {
+                            show(&step, map.coords())
+                        })
+                        .await
+                    } else {
+                        let started = start(&matrix.values, matrix.n, matrix.m, &config, device.as_ref())
+                            .await
+                            .map_err(|e| e.to_string())?;
+                        let mut runner = started.runner;
+                        placement.set(format!(
+                            "{} gradient on the {}{}; P has {} entries",
+                            started.method.label(),
+                            if runner.on_device() { "GPU (WebGPU)" } else { "CPU, on the page's thread" },
+                            if started.pca_on_device { ", PCA on the GPU (WebGPU)" } else { "" },
+                            started.p_nnz
+                        ));
+                        coords.set(runner.embedding());
+                        phase.set(Phase::Running);
+                        drive(&mut runner, &control, || phase.set(Phase::Paused), || phase.set(Phase::Running), |runner, step| {
+                            if step.kl.is_some() {
+                                show(&step, &runner.embedding())
                             }
-                        },
-                    )
-                    .await;
+                        })
+                        .await
+                    };
                     match ended {
                         Ended::Finished => Ok(false),
                         Ended::Cancelled => Ok(true),

@@ -1,0 +1,15 @@
+//! The page's compute worker (`layerlens::compute_worker`): trunk builds this binary for wasm32
+//! as a Web Worker beside the page (`data-type="worker"` in index.html).
+
+#[cfg(target_arch = "wasm32")]
+fn main() {
+    use gloo_worker::Registrable;
+    console_error_panic_hook::set_once();
+    layerlens::compute_worker::MapWorker::registrar().register();
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn main() {
+    eprintln!("layerlens-map-worker runs in the browser as the page's Web Worker; natively, see `layerlens analyze`.");
+    std::process::exit(2);
+}
