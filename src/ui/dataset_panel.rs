@@ -137,7 +137,7 @@ pub fn DataSetPanel() -> impl IntoView {
                     DataSetStatus::Failed(e) => view! { <p class="status error">{e}</p> }.into_any(),
                     DataSetStatus::Ready { classes, images, rejected } => view! {
                         <p id="dataset-summary" class="status">
-                            {format!("{images} images in {} classes.", classes.len())}
+                            {format!("{} in {}.", counted(images, "image", "images"), counted(classes.len(), "class", "classes"))}
                         </p>
                         <table class="class-counts">
                             <tr><th>"class"</th><th>"images"</th></tr>
@@ -160,4 +160,9 @@ pub fn DataSetPanel() -> impl IntoView {
             </div>
         </section>
     }
+}
+
+/// "1 image", "2 images".
+fn counted(count: usize, one: &str, many: &str) -> String {
+    format!("{count} {}", if count == 1 { one } else { many })
 }

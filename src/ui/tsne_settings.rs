@@ -4,7 +4,7 @@
 
 use leptos::prelude::*;
 
-use super::widgets::{select_field, text_field};
+use super::widgets::{select_field, text_field, text_field_when};
 use crate::embed::preset::{LearningRate, TsnePreset};
 use crate::embed::{Init, Method, TsneConfig};
 
@@ -105,13 +105,16 @@ impl TsneSettings {
             whole("exaggeration iterations", &self.exaggeration_iterations.get_untracked())? as usize
         );
         c.method = self.method.get_untracked().parse::<Method>()?;
-        let theta = self.theta.get_untracked();
-        c.theta = theta
-            .trim()
-            .parse::<f64>()
-            .ok()
-            .filter(|t| t.is_finite() && *t >= 0.0)
-            .ok_or(format!("θ: `{theta}` is not a number ≥ 0"))?;
+        // θ is read only where it is used (its field is greyed out otherwise).
+        if !matches!(c.method, Method::Exact | Method::Fft) {
+            let theta = self.theta.get_untracked();
+            c.theta = theta
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|t| t.is_finite() && *t >= 0.0)
+                .ok_or(format!("θ: `{theta}` is not a number ≥ 0"))?;
+        }
         c.init = if self.init.get_untracked() == "random" { Init::Random } else { Init::Pca };
         c.pca_dims = whole("PCA components", &self.pca.get_untracked())? as usize;
         c.seed = self.seed()?;
@@ -122,7 +125,7 @@ impl TsneSettings {
     /// the initialisation and the PCA width (the analysis decides those itself).
     pub fn view(self, prefix: &'static str, input_options: bool) -> impl IntoView {
         let id = move |name: &str| format!("{prefix}-{name}");
-        let preset = self.preset;
+        let (preset, method) = (self.preset, self.method);
         view! {
             <label class="setting">"t-SNE preset "
                 <select id=id("preset") on:change=move |ev| {
@@ -140,7 +143,7 @@ impl TsneSettings {
             {text_field(id("exaggeration"), "exaggeration", self.exaggeration, 4)}
             {text_field(id("exaggeration-iterations"), "exaggeration iterations", self.exaggeration_iterations, 4)}
             {select_field(id("method"), "method", self.method, &METHOD_OPTIONS)}
-            {text_field(id("theta"), "θ", self.theta, 4)}
+            {text_field_when(id("theta"), "θ", self.theta, 4, move || !matches!(method.get().as_str(), "exact" | "fft"), "only Barnes-Hut (and auto, when it picks Barnes-Hut) uses θ")}
             {input_options.then(|| view! {
                 {select_field(id("init"), "initialisation", self.init, &[("pca", "PCA"), ("random", "random")])}
                 {text_field(id("pca"), "PCA components (0 = off)", self.pca, 4)}

@@ -14,6 +14,25 @@ pub fn text_field(id: impl Into<String>, label: &'static str, value: RwSignal<St
     }
 }
 
+/// A text field that is greyed out, with `why_off` as its tooltip, while `enabled` is false
+/// (a setting the other settings make irrelevant).
+pub fn text_field_when(
+    id: impl Into<String>,
+    label: &'static str,
+    value: RwSignal<String>,
+    size: u32,
+    enabled: impl Fn() -> bool + Copy + Send + Sync + 'static,
+    why_off: &'static str,
+) -> impl IntoView {
+    let id: String = id.into();
+    view! {
+        <label class="setting" class:off=move || !enabled() title=move || if enabled() { "" } else { why_off }>{label}" "
+            <input id=id type="text" size=size prop:value=move || value.get() disabled=move || !enabled()
+                on:input=move |ev| value.set(event_target_value(&ev)) />
+        </label>
+    }
+}
+
 /// A labelled drop-down of `(value, text)` options bound to `value`.
 pub fn select_field(
     id: impl Into<String>,
