@@ -62,7 +62,12 @@ pub fn decode_rgb(bytes: &[u8]) -> Result<RgbImage, ImageInputError> {
     if is_cut_short(format, bytes) {
         return Err(ImageInputError::Truncated { format: format_name });
     }
-    let mut decoder = reader.into_decoder().map_err(corrupt)?;
+    let mut decoder = match reader.into_decoder() {
+        Ok(decoder) => decoder,
+        // Some decoders (PNG) refuse a huge picture themselves, before saying how huge.
+        Err(image::ImageError::Limits(_)) => return Err(too_large_from_header(bytes).unwrap_or_else(|e| corrupt(e))),
+        Err(e) => return Err(corrupt(e)),
+    };
     let (width, height) = decoder.dimensions();
     let pixels = u64::from(width) * u64::from(height);
     if pixels == 0 {
@@ -76,6 +81,16 @@ pub fn decode_rgb(bytes: &[u8]) -> Result<RgbImage, ImageInputError> {
     let mut image = DynamicImage::from_decoder(decoder).map_err(corrupt)?;
     image.apply_orientation(orientation);
     Ok(image.to_rgb8())
+}
+
+/// The [`ImageInputError::TooLarge`] a header describes, read again without the decoders' memory
+/// limits (only the header is read; nothing the size of the picture is allocated).
+fn too_large_from_header(bytes: &[u8]) -> Result<ImageInputError, image::ImageError> {
+    let mut reader = ImageReader::new(Cursor::new(bytes)).with_guessed_format()?;
+    reader.no_limits();
+    let (width, height) = reader.into_dimensions()?;
+    let megapixels = u64::from(width) as f64 * u64::from(height) as f64 / 1e6;
+    Ok(ImageInputError::TooLarge { width, height, megapixels })
 }
 
 /// Whether the file visibly stops before its end marker. The decoders are lenient here —
@@ -281,6 +296,40 @@ mod tests {
         bmp.extend_from_slice(&[0; 24]);
         let err = decode_rgb(&bmp).unwrap_err();
         assert!(matches!(err, ImageInputError::TooLarge { width: 20_000, height: 20_000, .. }), "{err:?}");
+    }
+
+    #[test]
+    fn odd_but_valid_files_decode_to_their_size() {
+        // tests/fixtures/bad-input/, written by scripts/make-bad-inputs with Pillow.
+        let cases = [
+            ("cmyk.jpg", (64, 48)),
+            ("grey.jpg", (64, 48)),
+            ("grey-16bit.png", (64, 48)),
+            ("palette-transparent.png", (64, 48)),
+            ("one-pixel.png", (1, 1)),
+            ("animated.gif", (32, 32)),
+            ("exif-nonsense.jpg", (64, 48)),
+        ];
+        for (name, size) in cases {
+            let path = format!("{}/tests/fixtures/bad-input/{name}", env!("CARGO_MANIFEST_DIR"));
+            let image = decode_rgb(&std::fs::read(path).unwrap()).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(image.dimensions(), size, "{name}");
+        }
+        // The CMYK gradient keeps its colours: red rises left to right, green top to bottom.
+        let cmyk = decode_rgb(include_bytes!("../../tests/fixtures/bad-input/cmyk.jpg")).unwrap();
+        assert!(cmyk.get_pixel(60, 2)[0] > cmyk.get_pixel(2, 2)[0] + 150, "{:?}", cmyk.get_pixel(60, 2));
+        assert!(cmyk.get_pixel(2, 45)[1] > cmyk.get_pixel(2, 2)[1] + 150, "{:?}", cmyk.get_pixel(2, 45));
+    }
+
+    #[test]
+    fn a_png_claiming_30000_by_30000_pixels_is_refused_by_its_size() {
+        // The PNG decoder refuses it for memory first; the message still gives the size.
+        let bytes =
+            std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/bad-input/claims-30000x30000.png"))
+                .unwrap();
+        let err = decode_rgb(&bytes).unwrap_err();
+        assert!(matches!(err, ImageInputError::TooLarge { width: 30_000, height: 30_000, .. }), "{err:?}");
+        assert_eq!(err.to_string(), "image is 30000×30000 = 900 megapixels; the limit is 100 megapixels");
     }
 
     #[test]
