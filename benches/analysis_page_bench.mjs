@@ -37,7 +37,7 @@ try {
   for (const workers of workerCounts.length ? workerCounts : [undefined]) {
     const page = await browser.newPage();
     await page.addInitScript(() => addEventListener("TrunkApplicationStarted", (e) => { window.__layerlensWasm = e.detail.wasm; }));
-    const query = [webgpu ? "" : "backend=cpu", workers === undefined ? "" : `map-workers=${workers}`].filter(Boolean).join("&");
+    const query = [webgpu ? "backend=webgpu" : "backend=cpu", workers === undefined ? "" : `map-workers=${workers}`].filter(Boolean).join("&");
     await page.goto(server.url + (query ? `?${query}` : ""));
     console.log(await waitForBackend(page));
     await loadFixtureWeights(page);

@@ -10,7 +10,9 @@ const browser = await launchChromium({ webgpu: true });
 try {
   const page = await browser.newPage();
   page.on("console", (m) => { if (m.type() === "error") console.error("page:", m.text()); });
-  await page.goto(server.url);
+  // WebGPU whatever the adapter (auto would pick the CPU on a software one); the bench panel
+  // measures the CPU as well.
+  await page.goto(`${server.url}?backend=webgpu`);
   await page.waitForFunction(() => document.querySelector("#backend")?.textContent.startsWith("Backend:"), null, { timeout: 120_000 });
   console.log(await page.textContent("#backend"));
   await page.setInputFiles("#weights-input", join(FIXTURES, "squeezenet/squeezenet1_1_random.safetensors"));

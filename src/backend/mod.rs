@@ -8,6 +8,7 @@
 //! On wasm32 a GPU read-back must be awaited (a synchronous read panics there), so every read
 //! in the core goes through [`read_f32`], which is async on every target.
 
+pub mod choice;
 pub mod pass_size;
 pub mod recovery;
 #[cfg(target_arch = "wasm32")]

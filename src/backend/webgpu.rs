@@ -20,6 +20,7 @@ use std::cell::RefCell;
 use burn::prelude::*;
 use wasm_bindgen::prelude::*;
 
+use super::choice::AdapterInfo;
 use super::{BackendError, GpuFailure, GpuFailureKind};
 
 #[wasm_bindgen(module = "/src/backend/webgpu_fixes.js")]
@@ -72,14 +73,29 @@ pub async fn webgpu_device() -> Result<(Device, String), BackendError> {
     result
 }
 
+/// What the browser says about its WebGPU adapter, or `None` when it offers none.
+pub async fn adapter_info() -> Option<AdapterInfo> {
+    let value = wasm_bindgen_futures::JsFuture::from(describe_webgpu_adapter()).await.ok()?;
+    if value.is_null() || value.is_undefined() {
+        return None;
+    }
+    let text =
+        |name: &str| js_sys::Reflect::get(&value, &name.into()).ok().and_then(|v| v.as_string()).unwrap_or_default();
+    let is_fallback =
+        js_sys::Reflect::get(&value, &"isFallback".into()).ok().and_then(|v| v.as_bool()).unwrap_or(false);
+    Some(AdapterInfo {
+        vendor: text("vendor"),
+        architecture: text("architecture"),
+        description: text("description"),
+        is_fallback,
+    })
+}
+
 async fn init() -> Result<(Device, String), BackendError> {
-    let adapter = wasm_bindgen_futures::JsFuture::from(describe_webgpu_adapter())
-        .await
-        .map_err(|e| BackendError::NoAdapter(format!("{e:?}")))?;
-    let Some(adapter) = adapter.as_string() else {
+    let Some(adapter) = adapter_info().await else {
         return Err(BackendError::NoAdapter("this browser offers none".into()));
     };
     install_webgpu_fixes();
     let device = Device::wgpu_options().init_async().await.map_err(|e| BackendError::Init(e.to_string()))?;
-    Ok((device, adapter))
+    Ok((device, adapter.name()))
 }

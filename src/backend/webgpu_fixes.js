@@ -108,12 +108,18 @@ export function installWebGpuFixes() {
   return true;
 }
 
-// Describes the adapter the browser offers, or returns null when there is none.
+// What the browser says about the adapter it offers ({vendor, architecture, description,
+// isFallback}), or null when there is none.
 export async function describeWebGpuAdapter() {
   if (typeof navigator === "undefined" || !navigator.gpu) return null;
   const adapter = await navigator.gpu.requestAdapter();
   if (!adapter) return null;
   const info = adapter.info || {};
-  const parts = [info.vendor, info.architecture, info.description].filter((p) => p);
-  return parts.join(" ") || "unnamed adapter";
+  return {
+    vendor: info.vendor || "",
+    architecture: info.architecture || "",
+    description: info.description || "",
+    // GPUAdapterInfo.isFallbackAdapter; older Chromium had it on the adapter itself.
+    isFallback: Boolean(info.isFallbackAdapter ?? adapter.isFallbackAdapter),
+  };
 }

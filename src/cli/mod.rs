@@ -254,7 +254,7 @@ struct BenchInferenceArgs {
     /// Comma-separated batch sizes.
     #[arg(long, value_delimiter = ',', default_value = "1,32", value_parser = parse_positive)]
     batch: Vec<usize>,
-    /// Timed repetitions per batch size (after one warm-up pass).
+    /// Timed passes per batch size (after one warm-up pass); the median is reported.
     #[arg(long, default_value_t = 3, value_parser = parse_positive)]
     repeat: usize,
 }

@@ -10,11 +10,12 @@ use std::sync::Arc;
 use burn::prelude::*;
 
 use super::browser_files::now_ms;
-use crate::backend::webgpu::webgpu_device;
+use crate::backend::choice::BackendRequest;
+use crate::backend::webgpu::{adapter_info, webgpu_device};
 use crate::backend::{BackendKind, cpu_device};
 use crate::data::dataset::DataSet;
 use crate::data::image_input::image_file_to_input;
-use crate::model::benchmark::{Throughput, measure_inference};
+use crate::model::benchmark::{Throughput, measure_inference, probe};
 use crate::model::inference::{class_probabilities, top_k};
 use crate::model::squeezenet::SqueezeNet;
 use crate::model::weights::{SqueezeNetWeights, load_weights};
@@ -84,15 +85,49 @@ pub struct AnalysisInputs {
 pub struct Engine(Rc<RefCell<State>>);
 
 impl Engine {
-    /// Picks WebGPU when the browser offers an adapter (unless `force_cpu`), else the CPU.
-    pub async fn start(&self, force_cpu: bool) -> BackendInfo {
-        let (device, info) = if force_cpu {
-            (cpu_device(), BackendInfo { kind: BackendKind::Cpu, detail: "chosen with ?backend=cpu".into() })
-        } else {
-            match webgpu_device().await {
-                Ok((device, adapter)) => (device, BackendInfo { kind: BackendKind::Wgpu, detail: adapter }),
-                Err(e) => (cpu_device(), BackendInfo { kind: BackendKind::Cpu, detail: e.to_string() }),
-            }
+    /// Picks the device: what the person asked for, or under `auto` WebGPU on a hardware
+    /// adapter that a short probe does not find slower than the CPU (`backend::choice`).
+    /// `on_probe` is told before the probe's second or so of work, so the page can say why
+    /// it waits.
+    pub async fn start(&self, request: BackendRequest, on_probe: impl Fn(&str)) -> BackendInfo {
+        let cpu = |detail: String| (cpu_device(), BackendInfo { kind: BackendKind::Cpu, detail });
+        let webgpu = || async { webgpu_device().await.map_err(|e| e.to_string()) };
+        let (device, info) = match request {
+            BackendRequest::Cpu => cpu("chosen with ?backend=cpu".into()),
+            BackendRequest::WebGpu => match webgpu().await {
+                Ok((device, adapter)) => (
+                    device,
+                    BackendInfo { kind: BackendKind::Wgpu, detail: format!("{adapter}, chosen with ?backend=webgpu") },
+                ),
+                Err(e) => cpu(e),
+            },
+            BackendRequest::Auto => match adapter_info().await {
+                None => cpu("this browser offers no WebGPU adapter".into()),
+                Some(adapter) if adapter.is_software() => cpu(format!(
+                    "WebGPU's only adapter here, {}, is a software renderer, far slower than the CPU path",
+                    adapter.name()
+                )),
+                Some(_) => match webgpu().await {
+                    Err(e) => cpu(e),
+                    Ok((gpu, adapter)) => {
+                        on_probe(&adapter);
+                        let clock = || now_ms() / 1000.0;
+                        match probe(&gpu, &cpu_device(), &clock).await {
+                            Ok(result) if result.faster() == BackendKind::Cpu => {
+                                cpu(format!("faster than WebGPU on {adapter}: {}", result.describe()))
+                            }
+                            Ok(result) => (
+                                gpu,
+                                BackendInfo {
+                                    kind: BackendKind::Wgpu,
+                                    detail: format!("{adapter}; {}", result.describe()),
+                                },
+                            ),
+                            Err(e) => cpu(format!("WebGPU on {adapter} failed a first test ({e})")),
+                        }
+                    }
+                },
+            },
         };
         self.0.borrow_mut().backend = Some((device, info.clone()));
         info
@@ -281,8 +316,9 @@ impl Engine {
     }
 
     /// Images per second of a forward pass of `batch` synthetic images on the given backend
-    /// (the page's own device for its kind; the CPU is always available).
-    pub async fn bench(&self, kind: BackendKind, batch: usize) -> Result<Throughput, String> {
+    /// (the page's own device for its kind; the CPU is always available), the median of
+    /// `repeat` timed passes.
+    pub async fn bench(&self, kind: BackendKind, batch: usize, repeat: usize) -> Result<Throughput, String> {
         let (weights, own) = {
             let state = self.0.borrow();
             (state.weights.clone().ok_or("load weights first")?, state.backend.clone())
@@ -294,6 +330,6 @@ impl Engine {
         };
         let net = SqueezeNet::from_weights(&weights, &device);
         let clock = || now_ms() / 1e3;
-        measure_inference(&net, &device, batch, 1, &clock).await.map_err(|e| e.to_string())
+        measure_inference(&net, &device, batch, repeat, &clock).await.map_err(|e| e.to_string())
     }
 }

@@ -7,6 +7,7 @@
 
 mod analysis_job;
 mod analyze_panel;
+mod backend_choice;
 mod bench_panel;
 mod browser_files;
 mod dataset_panel;
@@ -31,6 +32,7 @@ mod widgets;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
+use crate::backend::choice::BackendRequest;
 use analyze_panel::AnalyzePanel;
 use bench_panel::BenchPanel;
 use dataset_panel::{DataSetPanel, DataSetStatus};
@@ -80,11 +82,18 @@ fn App() -> impl IntoView {
     });
     provide_context(explore);
 
+    // `?backend=auto|webgpu|cpu`; a value it does not know is said, and auto used.
+    let probing = RwSignal::new(None::<String>);
+    let (backend_request, backend_param_error) =
+        match browser_files::query_param("backend").map(|b| b.parse::<BackendRequest>()) {
+            None => (BackendRequest::Auto, None),
+            Some(Ok(request)) => (request, None),
+            Some(Err(e)) => (BackendRequest::Auto, Some(format!("?backend=: {e}; choosing automatically"))),
+        };
     {
         let engine = engine.clone();
         spawn_local(async move {
-            let force_cpu = browser_files::query_param("backend").is_some_and(|b| b.eq_ignore_ascii_case("cpu"));
-            let info = engine.start(force_cpu).await;
+            let info = engine.start(backend_request, move |adapter| probing.set(Some(adapter.to_string()))).await;
             backend.set(Some(info));
             weights_panel::load_default_weights(&engine, model).await;
         });
@@ -99,12 +108,8 @@ fn App() -> impl IntoView {
         <header>
             <h1>"layerlens"</h1>
             <p class="tagline">"See how SqueezeNet sees your images — in your browser, nothing uploaded."</p>
-            <p id="backend" class="backend">
-                {move || match backend.get() {
-                    None => "Starting: looking for a WebGPU adapter…".to_string(),
-                    Some(info) => format!("Backend: {} ({})", info.kind, info.detail),
-                }}
-            </p>
+            <backend_choice::BackendLine backend probing request=backend_request />
+            {backend_param_error.map(|e| view! { <p class="status error">{e}</p> })}
         </header>
         <nav class="steps">
             <a href="#dataset">"1 Data"</a>" → "<a href="#weights">"2 Network"</a>" → "<a href="#training">"3 Fine-tune"</a>

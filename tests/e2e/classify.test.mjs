@@ -91,13 +91,23 @@ test("a wrong weights file is refused with a message naming the problem", async 
   }
 });
 
-test("with a WebGPU adapter the page picks WebGPU and names it", async () => {
+test("a software WebGPU adapter: auto picks the CPU and says why; the person can choose WebGPU, which reloads", async () => {
+  // Chromium's only adapter here is SwiftShader, a software renderer (isFallbackAdapter).
   const browser = await launchChromium({ webgpu: true });
   try {
     const page = await browser.newPage();
     await page.goto(server.url);
-    await waitForBackend(page);
-    assert.match(await page.textContent("#backend"), /^Backend: WebGPU \(.+\)/);
+    assert.match(await waitForBackend(page),
+      /^Backend: CPU \(WebGPU's only adapter here, .*swiftshader.*, is a software renderer, far slower than the CPU path\)/);
+    assert.equal(await page.$eval("#backend-choice", (s) => s.value), "auto");
+    await Promise.all([page.waitForNavigation(), page.selectOption("#backend-choice", "webgpu")]);
+    assert.match(page.url(), /\?backend=webgpu$/);
+    assert.match(await waitForBackend(page), /^Backend: WebGPU \(.*swiftshader.*, chosen with \?backend=webgpu\)/);
+    assert.equal(await page.$eval("#backend-choice", (s) => s.value), "webgpu");
+    // A value the page does not know is said, and the choice made automatically.
+    await page.goto(`${server.url}?backend=tpu`);
+    assert.match(await waitForBackend(page), /^Backend: CPU/);
+    assert.match(await page.textContent("header .status.error"), /^\?backend=: unknown backend `tpu`: use auto, webgpu or cpu; choosing automatically$/);
   } finally {
     await browser.close();
   }

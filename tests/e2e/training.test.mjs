@@ -93,7 +93,7 @@ async function webgpuTrainingPage(browser, batch) {
   const page = await browser.newPage();
   const errors = [];
   page.on("pageerror", (e) => errors.push(e.message));
-  await page.goto(server.url);
+  await page.goto(`${server.url}?backend=webgpu`);
   await waitForBackend(page);
   assert.match(await page.textContent("#backend"), /^Backend: WebGPU/);
   await loadFixtureWeights(page);

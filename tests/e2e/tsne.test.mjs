@@ -142,7 +142,7 @@ test("t-SNE of digits on WebGPU (software adapter): exact gradient on the GPU, a
   const browser = await launchChromium({ webgpu: true });
   try {
     const page = await browser.newPage();
-    await page.goto(server.url);
+    await page.goto(`${server.url}?backend=webgpu`);
     assert.match(await waitForBackend(page), /^Backend: WebGPU/);
     await dropDigits(page, subset);
     await runToEnd(page, "page-webgpu", subset, FULL_ON_GPU ? 2_400_000 : 900_000);
