@@ -255,7 +255,7 @@ test("analyse a network that was not fine-tuned, on WebGPU", { timeout: 900_000 
     const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
     const errors = [];
     page.on("pageerror", (e) => errors.push(e.message));
-    await page.goto(server.url);
+    await page.goto(`${server.url}?backend=webgpu`);
     assert.match(await waitForBackend(page), /Backend: WebGPU/);
     await loadFixtureWeights(page);
     // Two classes of ten images each: the 0.65 split leaves 3–4 validation images per class.
@@ -288,7 +288,7 @@ test("a GPU failure during the analysis: the page offers smaller passes or the C
     const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
     const errors = [];
     page.on("pageerror", (e) => errors.push(e.message));
-    await page.goto(server.url);
+    await page.goto(`${server.url}?backend=webgpu`);
     assert.match(await waitForBackend(page), /Backend: WebGPU/);
     await loadFixtureWeights(page);
     const files = (await digitsFolder()).filter((f) => !f.path.includes("/2/")).filter((_, i) => i % 3 === 0);
@@ -323,3 +323,85 @@ test("a GPU failure during the analysis: the page offers smaller passes or the C
     await browser.close();
   }
 });
+
+test("class names with markup, quotes, commas, emoji and right-to-left text are shown and exported literally", async () => {
+  // The three digit classes, renamed: every view shows these strings as text, and every export
+  // quotes them so a CSV reader gets them back exactly.
+  const NAMES = ['<img src=x onerror="window.__pwned=1">', `"quoted" & 'single', a,b`, "שלום עולם 🍕"];
+  const browser = await launchChromium();
+  try {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+    const errors = [];
+    page.on("pageerror", (e) => errors.push(e.message));
+    await page.goto(`${server.url}?backend=cpu`);
+    await waitForBackend(page);
+    await loadFixtureWeights(page);
+    const files = (await digitsFolder()).map((f) => ({ ...f, path: f.path.replace(/^digits3\/(\d)\//, (_, c) => `named/${NAMES[Number(c)]}/`) }));
+    await dropFolder(page, "#dataset", files);
+    await page.waitForSelector("#dataset-summary");
+    await page.fill("#epochs", "1");
+    await page.fill("#batch-size", "20");
+    for (const box of ["#flip-lr", "#flip-ud", "#scale"]) await page.uncheck(box);
+    await page.click("#train-start");
+    await page.waitForSelector("#validation-accuracy", { timeout: 600_000 });
+    await runAnalysis(page, 100, 600_000);
+
+    // Views: the legend, the confusion matrix, the ambiguity table, the tooltip, the selection.
+    // Each legend item is the class's marker, then its name as text.
+    const legend = await page.$$eval(".legend-item[data-class]", (items) => items.map((i) => i.textContent.trim()));
+    assert.deepEqual(legend.map((text) => NAMES.find((n) => text.endsWith(n))).sort(), [...NAMES].sort(), legend.join(" | "));
+    const confusion = await page.textContent("#explore-confusion");
+    for (const name of NAMES) assert.ok(confusion.includes(name), `the confusion matrix names ${name}`);
+    const truths = await page.$$eval("#ambiguity-table .ambiguity-row", (rows) => rows.map((r) => r.querySelectorAll("td")[4]?.textContent));
+    assert.ok(truths.length > 0 && truths.every((t) => NAMES.includes(t)), `true classes in the table: ${truths.join(" | ")}`);
+    const points = await pointsOf(page, "#large-map");
+    await page.mouse.move(points[0].x, points[0].y);
+    await page.waitForSelector("#map-tooltip img[src^='blob:']", { timeout: 5_000 });
+    const tip = await page.textContent("#map-tooltip");
+    assert.ok(NAMES.some((n) => tip.includes(`True: ${n}`)), tip);
+    await page.locator("#ambiguity-table .ambiguity-row").nth(0).click();
+    const title = await page.textContent("#selected-title");
+    assert.ok(NAMES.some((n) => title.includes(`Actual: ${n}`)), title);
+    // Nothing was made of the markup: no element, no script run.
+    assert.equal(await page.$$eval("img[src='x']", (e) => e.length), 0);
+    assert.equal(await page.evaluate(() => window.__pwned), undefined);
+
+    // Exports: each CSV parses back (RFC 4180 quoting) to rows of the header's width, with
+    // the names exactly; the JSON holds them exactly.
+    const download = async (name) => {
+      const [file] = await Promise.all([page.waitForEvent("download"), page.click(`button.export[data-file='${name}']`)]);
+      return (await readFile(await file.path())).toString();
+    };
+    for (const name of ["ambiguity.csv", "map-prob.csv", "confusion.csv"]) {
+      const rows = parseCsv(await download(name));
+      const odd = rows.find((r) => r.length !== rows[0].length);
+      assert.equal(odd, undefined, `${name}: a row not as wide as the header ${JSON.stringify(rows[0])}: ${JSON.stringify(odd)}`);
+      const cells = new Set(rows.flat());
+      for (const n of NAMES) assert.ok(cells.has(n), `${name} holds ${n} as one cell`);
+    }
+    const json = JSON.parse(await download("predictions.json"));
+    assert.deepEqual([...json.classes].sort(), [...NAMES].sort());
+    assert.deepEqual(errors, []);
+  } finally {
+    await browser.close();
+  }
+});
+
+/** RFC 4180 CSV: quoted fields may hold commas, quotes (doubled) and line breaks. */
+function parseCsv(text) {
+  const rows = [[]];
+  let field = "", quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (quoted) {
+      if (c === '"' && text[i + 1] === '"') { field += '"'; i++; }
+      else if (c === '"') quoted = false;
+      else field += c;
+    } else if (c === '"') quoted = true;
+    else if (c === ",") { rows.at(-1).push(field); field = ""; }
+    else if (c === "\n") { rows.at(-1).push(field); field = ""; rows.push([]); }
+    else if (c !== "\r") field += c;
+  }
+  if (field !== "" || rows.at(-1).length) rows.at(-1).push(field);
+  return rows.filter((r) => r.length > 1 || (r.length === 1 && r[0] !== ""));
+}
