@@ -62,12 +62,16 @@ pub fn decode_rgb(bytes: &[u8]) -> Result<RgbImage, ImageInputError> {
     if is_cut_short(format, bytes) {
         return Err(ImageInputError::Truncated { format: format_name });
     }
-    let mut decoder = match reader.into_decoder() {
-        Ok(decoder) => decoder,
-        // Some decoders (PNG) refuse a huge picture themselves, before saying how huge.
-        Err(image::ImageError::Limits(_)) => return Err(too_large_from_header(bytes).unwrap_or_else(|e| corrupt(e))),
-        Err(e) => return Err(corrupt(e)),
-    };
+    // The size from the header alone, before a decoder is made: some refuse a huge picture
+    // themselves, in words that differ by format and by target (PNG's "Memory limit exceeded"
+    // on wasm32), without saying how huge.
+    if let Some((width, height)) = header_dimensions(bytes) {
+        let pixels = u64::from(width) * u64::from(height);
+        if pixels > MAX_PIXELS {
+            return Err(ImageInputError::TooLarge { width, height, megapixels: pixels as f64 / 1e6 });
+        }
+    }
+    let mut decoder = reader.into_decoder().map_err(corrupt)?;
     let (width, height) = decoder.dimensions();
     let pixels = u64::from(width) * u64::from(height);
     if pixels == 0 {
@@ -83,14 +87,13 @@ pub fn decode_rgb(bytes: &[u8]) -> Result<RgbImage, ImageInputError> {
     Ok(image.to_rgb8())
 }
 
-/// The [`ImageInputError::TooLarge`] a header describes, read again without the decoders' memory
-/// limits (only the header is read; nothing the size of the picture is allocated).
-fn too_large_from_header(bytes: &[u8]) -> Result<ImageInputError, image::ImageError> {
-    let mut reader = ImageReader::new(Cursor::new(bytes)).with_guessed_format()?;
-    reader.no_limits();
-    let (width, height) = reader.into_dimensions()?;
-    let megapixels = u64::from(width) as f64 * u64::from(height) as f64 / 1e6;
-    Ok(ImageInputError::TooLarge { width, height, megapixels })
+/// The picture's size as its header states it (`imagesize` reads only the header; no decoder is
+/// made, as the PNG one cannot be on wasm32 for a header claiming gigabytes); `None` when the
+/// header cannot be read (the decoder then says why).
+fn header_dimensions(bytes: &[u8]) -> Option<(u32, u32)> {
+    let size = imagesize::blob_size(bytes).ok()?;
+    let side = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+    Some((side(size.width), side(size.height)))
 }
 
 /// Whether the file visibly stops before its end marker. The decoders are lenient here —
