@@ -9,7 +9,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { deflateSync } from "node:zlib";
+import { deflateRawSync, deflateSync } from "node:zlib";
 import { FIXTURES, dropFiles, dropFolder, launchChromium, loadFixtureWeights, serveDist, waitForBackend } from "./helpers.mjs";
 
 let server;
@@ -79,29 +79,45 @@ function tinyPng([r, g, b], seed) {
 
 /** A zip archive of `entries` (name → text), stored without compression. */
 function storedZip(entries) {
-  const locals = [];
+  return zipArchive(Object.entries(entries).map(([name, text]) => {
+    const data = Buffer.from(text);
+    return { name, body: data, method: 0, crc: crc32(data), size: data.length };
+  }));
+}
+
+/** A zip archive of `[{ name, body, method (0 stored, 8 deflated), crc, size }]`: `body` is what
+ * the archive holds, `crc` and `size` what its headers declare about the inflated file (so a
+ * test can make them lie). */
+function zipArchive(entries) {
+  const parts = [];
   const centrals = [];
   let offset = 0;
-  for (const [name, text] of Object.entries(entries)) {
-    const [nameBytes, data] = [Buffer.from(name), Buffer.from(text)];
+  for (const { name, body, method, crc, size } of entries) {
+    const nameBytes = Buffer.from(name);
     const local = Buffer.alloc(30);
-    local.writeUInt32LE(0x04034b50, 0); local.writeUInt16LE(20, 4);
-    local.writeUInt32LE(crc32(data), 14); local.writeUInt32LE(data.length, 18); local.writeUInt32LE(data.length, 22);
+    local.writeUInt32LE(0x04034b50, 0); local.writeUInt16LE(20, 4); local.writeUInt16LE(method, 8);
+    local.writeUInt32LE(crc, 14); local.writeUInt32LE(body.length, 18); local.writeUInt32LE(size, 22);
     local.writeUInt16LE(nameBytes.length, 26);
     const central = Buffer.alloc(46);
     central.writeUInt32LE(0x02014b50, 0); central.writeUInt16LE(20, 4); central.writeUInt16LE(20, 6);
-    central.writeUInt32LE(crc32(data), 16); central.writeUInt32LE(data.length, 20); central.writeUInt32LE(data.length, 24);
+    central.writeUInt16LE(method, 10);
+    central.writeUInt32LE(crc, 16); central.writeUInt32LE(body.length, 20); central.writeUInt32LE(size, 24);
     central.writeUInt16LE(nameBytes.length, 28); central.writeUInt32LE(offset, 42);
-    locals.push(local, nameBytes, data);
+    parts.push(local, nameBytes, body);
     centrals.push(central, nameBytes);
-    offset += 30 + nameBytes.length + data.length;
+    offset += 30 + nameBytes.length + body.length;
   }
   const directory = Buffer.concat(centrals);
   const end = Buffer.alloc(22);
   end.writeUInt32LE(0x06054b50, 0);
-  end.writeUInt16LE(Object.keys(entries).length, 8); end.writeUInt16LE(Object.keys(entries).length, 10);
+  end.writeUInt16LE(entries.length, 8); end.writeUInt16LE(entries.length, 10);
   end.writeUInt32LE(directory.length, 12); end.writeUInt32LE(offset, 16);
-  return Buffer.concat([...locals, directory, end]);
+  return Buffer.concat([...parts, directory, end]);
+}
+
+/** A stored zip entry holding `data` truthfully. */
+function stored(name, data) {
+  return { name, body: data, method: 0, crc: crc32(data), size: data.length };
 }
 
 function watchErrors(page) {
@@ -325,6 +341,56 @@ test("session files: empty, text and damaged ones are refused with a message; th
     await dropFolder(page, "#dataset", [{ path: "s/a/0.png", bytes: await readFile(join(FIXTURES, "digits3/0/0000.png")) },
       { path: "s/b/0.png", bytes: await readFile(join(FIXTURES, "digits3/1/0001.png")) }]);
     await page.waitForFunction(() => document.querySelector("#dataset-summary")?.textContent === "2 images in 2 classes.");
+  } finally {
+    await browser.close();
+  }
+});
+
+test("zips: escaping and nested entries are listed as refused and the rest loads; a zip bomb is refused before it is unpacked", async () => {
+  const browser = await launchChromium();
+  try {
+    const page = await browser.newPage();
+    const errors = watchErrors(page);
+    // trunk announces the instantiated module: kept to read the wasm memory's size.
+    await page.addInitScript(() => addEventListener("TrunkApplicationStarted", (e) => { window.__layerlensWasm = e.detail.wasm; }));
+    await page.goto(server.url + "?backend=cpu");
+    await waitForBackend(page);
+    const wasmBytes = () => page.evaluate(() => window.__layerlensWasm?.memory?.buffer.byteLength ?? 0);
+    const dropZip = (name, bytes) => dropFiles(page, "#dataset", [{ name, type: "application/zip", bytes }]);
+
+    // A bomb: 17 entries of 64 MiB of zeros, 1,088 MiB in all from about a megabyte.
+    const zeros = Buffer.alloc(64 << 20);
+    const [zerosDeflated, zerosCrc] = [deflateRawSync(zeros, { level: 9 }), crc32(zeros)];
+    const bomb = zipArchive(Array.from({ length: 17 }, (_, i) => ({ name: `a/${i}.png`, body: zerosDeflated, method: 8, crc: zerosCrc, size: zeros.length })));
+    assert.ok(bomb.length < 2 << 20, `the bomb is small (${bomb.length} bytes)`);
+    const before = await wasmBytes();
+    await dropZip("bomb.zip", bomb);
+    await page.waitForSelector("#dataset .status.error", { timeout: 60_000 });
+    assert.match(await page.textContent("#dataset .status.error"),
+      /bomb\.zip: the zip would inflate to 1088 MB from \d+ KB \(a zip bomb\?\); refused before unpacking anything/);
+    const grown = (await wasmBytes()) - before;
+    assert.ok(grown < 16 << 20, `the wasm memory grew by ${grown} bytes refusing it`);
+
+    // Entries that climb out, absolute ones, a zip inside the zip and one whose header hides
+    // 64 MiB behind a declared 100 bytes: each listed with its reason; the honest rest loads.
+    const png = (i) => tinyPng([40 * i, 200 - 30 * i, 90], i + 1);
+    const hostile = zipArchive([
+      stored("cats/0.png", png(0)), stored("cats/1.png", png(1)),
+      stored("dogs/0.png", png(2)), stored("dogs/1.png", png(3)),
+      stored("../escape/0.png", png(4)), stored("/abs/0.png", png(5)),
+      stored("dogs/more.zip", storedZip({ "dogs/2.png": png(6) })),
+      { name: "cats/liar.png", body: zerosDeflated, method: 8, crc: zerosCrc, size: 100 },
+    ]);
+    await dropZip("hostile.zip", hostile);
+    await page.waitForFunction(() => document.querySelector("#dataset-summary")?.textContent === "4 images in 2 classes.", null, { timeout: 60_000 });
+    const rejected = await page.$$eval(".rejected", (items) => items.map((li) => li.textContent));
+    const reason = (name) => rejected.find((r) => r.includes(name)) ?? `${name} not listed in:\n${rejected.join("\n")}`;
+    assert.match(reason("../escape/0.png"), /unsafe path in the zip/);
+    assert.match(reason("/abs/0.png"), /unsafe path in the zip/);
+    assert.match(reason("dogs/more.zip"), /a zip inside the zip is not opened/);
+    assert.match(reason("cats/liar.png"), /larger than its declared uncompressed size|holds more than its header declares/);
+    assert.equal(rejected.length, 4, rejected.join("\n"));
+    assert.deepEqual(errors, []);
   } finally {
     await browser.close();
   }
