@@ -11,7 +11,7 @@ use std::sync::Arc;
 use futures_lite::future::block_on;
 use layerlens::analysis::{Analysis, AnalysisConfig, AnalysisStep, Analyzer};
 use layerlens::backend::cpu_device;
-use layerlens::data::dataset::DataSet;
+use layerlens::data::dataset::{DataSet, DataSetBuilder};
 use layerlens::data::sources::load_path;
 use layerlens::embed::preset::TsnePreset;
 use layerlens::model::layers::Layer;
@@ -98,6 +98,25 @@ fn a_session_of_only_a_data_set_or_nothing_comes_back() {
 }
 
 /// A zip holding just a `session.json` with this text.
+#[test]
+fn class_and_file_names_of_any_kind_come_back_exactly() {
+    // Markup, quotes and commas, right-to-left text with an emoji, 200 characters, accents.
+    let long = "a".repeat(200);
+    let names = ["<script>alert(1)</script>", "\"quoted\" & 'single', a,b", "שלום עולם 🍕", long.as_str(), "été"];
+    let digits = load_path(&fixture("digits3")).unwrap();
+    let mut builder = DataSetBuilder::new();
+    for (k, image) in digits.images.iter().take(10).enumerate() {
+        builder.add_file(&format!("{}/{k} <b>&amp; \"n\".png", names[k % names.len()]), image.bytes.to_vec());
+    }
+    let data = Arc::new(builder.finish());
+    assert_eq!(data.classes.len(), names.len());
+    let saved = Session { data: Some(data.clone()), ..Session::default() };
+    let restored = Session::from_bytes(&saved.to_bytes().unwrap()).unwrap().data.unwrap();
+    assert_eq!(restored.classes, data.classes);
+    let paths = |d: &DataSet| d.images.iter().map(|i| (i.path.clone(), i.class)).collect::<Vec<_>>();
+    assert_eq!(paths(&restored), paths(&data));
+}
+
 fn zip_with_manifest(text: &str) -> Vec<u8> {
     let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
     zip.start_file("session.json", zip::write::SimpleFileOptions::default()).unwrap();
