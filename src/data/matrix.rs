@@ -215,13 +215,13 @@ fn read_csv(text: &str, options: &MatrixOptions) -> Result<Matrix, MatrixError> 
 
 /// Little-endian element types NumPy writes, and their sizes.
 fn npy_element(descr: &str) -> Option<(char, usize)> {
-    let (order, kind) = descr.split_at(1);
-    if !matches!(order, "<" | "|" | "=") {
+    // By characters, not bytes: the header is any text a file says it is.
+    let mut chars = descr.chars();
+    if !matches!(chars.next()?, '<' | '|' | '=') {
         return None;
     }
-    let (kind, size) = kind.split_at(1);
-    let size: usize = size.parse().ok()?;
-    let kind = kind.chars().next()?;
+    let kind = chars.next()?;
+    let size: usize = chars.as_str().parse().ok()?;
     matches!((kind, size), ('f', 2 | 4 | 8) | ('i' | 'u', 1 | 2 | 4 | 8)).then_some((kind, size))
 }
 
@@ -263,15 +263,18 @@ fn read_npy(bytes: &[u8]) -> Result<Matrix, MatrixError> {
         .map_err(|_| MatrixError::Npy(format!("cannot read shape {shape_text}")))?;
     let (n, m) = match shape.as_slice() {
         [] => return Err(bad("a scalar, not a matrix")),
-        [n] => (*n, 1),
-        [n, rest @ ..] => (*n, rest.iter().product()),
+        [n] => (*n, Some(1)),
+        [n, rest @ ..] => (*n, rest.iter().try_fold(1usize, |a, &d| a.checked_mul(d))),
     };
-    let count = n * m;
+    // A header may claim any shape: sizes that overflow are refused, never wrapped.
+    let too_large = || MatrixError::Npy(format!("shape {shape:?} is larger than any file"));
+    let m = m.ok_or_else(too_large)?;
+    let count = n.checked_mul(m).ok_or_else(too_large)?;
+    let needed = count.checked_mul(size).ok_or_else(too_large)?;
     let data = &bytes[start + header_len..];
-    if data.len() < count * size {
+    if data.len() < needed {
         return Err(MatrixError::Npy(format!(
-            "truncated: shape {shape:?} needs {} bytes of data, the file has {}",
-            count * size,
+            "truncated: shape {shape:?} needs {needed} bytes of data, the file has {}",
             data.len()
         )));
     }
@@ -290,7 +293,7 @@ fn read_npy(bytes: &[u8]) -> Result<Matrix, MatrixError> {
             _ => u64::from_le_bytes(b.try_into().unwrap()) as f32,
         }
     };
-    let flat: Vec<f32> = data[..count * size].chunks_exact(size).map(value).collect();
+    let flat: Vec<f32> = data[..needed].chunks_exact(size).map(value).collect();
     let values = if fortran && shape.len() > 1 {
         // Column-major [N, M] (all trailing dimensions flattened column-major too): the
         // element (i, j) sits at j·N + i.
@@ -439,6 +442,15 @@ mod tests {
             read_matrix(&[0, 159, 146, 150], &MatrixOptions::default()),
             Err(MatrixError::UnknownFormat(_))
         ));
+        // Found by fuzzing (tests/fixtures/fuzz-regressions/matrix/): an empty or non-ASCII
+        // element type, and shapes whose sizes overflow, are refused rather than panicking.
+        for descr in ["", "é4", "<é4"] {
+            let err = read_matrix(&npy(descr, "(1, 1)", false, &[0; 4]), &MatrixOptions::default()).unwrap_err();
+            assert!(err.to_string().contains("is not a little-endian number"), "{err}");
+        }
+        let huge = format!("({}, {})", usize::MAX / 2, 3);
+        let err = read_matrix(&npy("<f4", &huge, false, &[0; 4]), &MatrixOptions::default()).unwrap_err();
+        assert!(err.to_string().contains("is larger than any file"), "{err}");
     }
 
     #[test]
