@@ -48,6 +48,9 @@ pub fn BenchPanel() -> impl IntoView {
                 disabled=move || running.get() || !matches!(model.get(), ModelStatus::Ready(_))>
                 {move || if running.get() { "Measuring…" } else { "Measure images/s" }}
             </button>
+            {move || (!matches!(model.get(), ModelStatus::Ready(_))).then(|| view! {
+                <p id="bench-needs" class="hint">"Load a network in step 2 to measure how fast this browser runs it."</p>
+            })}
             <ul id="bench-results">
                 {move || lines.get().into_iter().map(|l| view! { <li>{l}</li> }).collect_view()}
             </ul>

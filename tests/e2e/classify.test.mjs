@@ -27,9 +27,14 @@ test("CPU fallback: weights, two photos, top-5 with the reference probabilities,
 
     // Without a WebGPU adapter the page says so and uses the CPU.
     assert.match(await waitForBackend(page), /^Backend: CPU/);
+    // The Speed panel says what it waits for; with weights loaded it can measure.
+    assert.match(await page.textContent("#bench-needs"), /Load a network in step 2/);
+    assert.equal(await page.$eval("#bench-run", (b) => b.disabled), true);
 
     await loadFixtureWeights(page);
     assert.match(await page.textContent("#model-status"), /1000 classes/);
+    assert.equal(await page.$("#bench-needs"), null);
+    assert.equal(await page.$eval("#bench-run", (b) => b.disabled), false);
 
     await dropFiles(page, "#images", await Promise.all(PHOTOS.map((p) => file(`photos/${p}`, "image/png"))));
     await page.waitForFunction(() => document.querySelectorAll(".result .top-class").length === 10,
