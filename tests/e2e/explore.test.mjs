@@ -81,25 +81,32 @@ async function runAnalysis(page, iterations, timeout) {
   return page.evaluate(() => { window.__stopMapFrames = true; return window.__mapFrameGap; });
 }
 
+/** A CPU page with the fixture weights and `files` as the data set, fine-tuned for one epoch
+ * (mini-batches of 20, no augmentation); resolves to the page, its uncaught errors and the
+ * validation accuracy shown. */
+async function fineTunedPage(browser, files) {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  await page.goto(`${server.url}?backend=cpu`);
+  await waitForBackend(page);
+  await loadFixtureWeights(page);
+  await dropFolder(page, "#dataset", files);
+  await page.waitForSelector("#dataset-summary");
+  await page.fill("#epochs", "1");
+  await page.fill("#batch-size", "20");
+  for (const box of ["#flip-lr", "#flip-ud", "#scale"]) await page.uncheck(box);
+  await page.click("#train-start");
+  await page.waitForSelector("#validation-accuracy", { timeout: 600_000 });
+  const accuracy = Number((await page.textContent("#validation-accuracy")).match(/([\d.]+) %/)[1]);
+  return { page, errors, accuracy };
+}
+
 test("fine-tune, analyse and explore on the CPU", async () => {
   const browser = await launchChromium();
   try {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
-    const errors = [];
-    page.on("pageerror", (e) => errors.push(e.message));
-    await page.goto(`${server.url}?backend=cpu`);
-    await waitForBackend(page);
-    await loadFixtureWeights(page);
-    await dropFolder(page, "#dataset", await digitsFolder());
-    await page.waitForSelector("#dataset-summary");
-
     // A short fine-tuning run: 1 epoch of mini-batches of 20 without augmentation.
-    await page.fill("#epochs", "1");
-    await page.fill("#batch-size", "20");
-    for (const box of ["#flip-lr", "#flip-ud", "#scale"]) await page.uncheck(box);
-    await page.click("#train-start");
-    await page.waitForSelector("#validation-accuracy", { timeout: 600_000 });
-    const trainedAccuracy = Number((await page.textContent("#validation-accuracy")).match(/([\d.]+) %/)[1]);
+    const { page, errors, accuracy: trainedAccuracy } = await fineTunedPage(browser, await digitsFolder());
     assert.match(await page.textContent("#analysis-needs"), /fine-tuned in step 3/);
 
     // Measure the page's frame gaps while the analysis runs.
@@ -330,20 +337,8 @@ test("class names with markup, quotes, commas, emoji and right-to-left text are 
   const NAMES = ['<img src=x onerror="window.__pwned=1">', `"quoted" & 'single', a,b`, "שלום עולם 🍕"];
   const browser = await launchChromium();
   try {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
-    const errors = [];
-    page.on("pageerror", (e) => errors.push(e.message));
-    await page.goto(`${server.url}?backend=cpu`);
-    await waitForBackend(page);
-    await loadFixtureWeights(page);
     const files = (await digitsFolder()).map((f) => ({ ...f, path: f.path.replace(/^digits3\/(\d)\//, (_, c) => `named/${NAMES[Number(c)]}/`) }));
-    await dropFolder(page, "#dataset", files);
-    await page.waitForSelector("#dataset-summary");
-    await page.fill("#epochs", "1");
-    await page.fill("#batch-size", "20");
-    for (const box of ["#flip-lr", "#flip-ud", "#scale"]) await page.uncheck(box);
-    await page.click("#train-start");
-    await page.waitForSelector("#validation-accuracy", { timeout: 600_000 });
+    const { page, errors } = await fineTunedPage(browser, files);
     await runAnalysis(page, 100, 600_000);
 
     // Views: the legend, the confusion matrix, the ambiguity table, the tooltip, the selection.
