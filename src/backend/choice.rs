@@ -2,12 +2,12 @@
 //! the CPU for SqueezeNet.
 //!
 //! A browser may offer WebGPU on a software renderer (Chromium's SwiftShader where there is no
-//! usable GPU): it works, and runs SqueezeNet about ten times slower than the page's CPU path
-//! (0.8 against 10 images/s in headless Chromium here), with 10–30 s of kernel compilation
-//! first. A weak integrated GPU can also lose to the CPU. So `auto` refuses software adapters
-//! outright and measures a hardware adapter against the CPU with a short probe
-//! (`model::benchmark::probe`) before choosing;
-//! the person can always ask for either device (`?backend=webgpu` / `?backend=cpu`).
+//! usable GPU): it works, and runs SqueezeNet some twenty times slower than the page's CPU path
+//! (1.0–1.1 against 20–23 images/s in headless Chromium here), after up to half a minute of
+//! kernel compilation. A weak integrated GPU can also lose to the CPU. So `auto` refuses
+//! software adapters outright and measures a hardware adapter against the CPU with a short
+//! probe (`model::benchmark::probe`) before choosing; the person can always ask for either
+//! device (`?backend=webgpu` / `?backend=cpu`).
 
 use std::str::FromStr;
 
