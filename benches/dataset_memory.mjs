@@ -1,7 +1,12 @@
 // The tab's memory with a large labelled data set loaded (issue: "a 1,000-photo set of
 // multi-megapixel JPEGs fits comfortably — measure and report the tab's memory").
 //
-//   node benches/dataset_memory.mjs [--count 1000] [--width 3000] [--height 2000] [--classes 4]
+//   node benches/dataset_memory.mjs [--count 1000] [--width 3000] [--height 2000] [--classes 4] [--work]
+//
+// With --work, it then goes on through one epoch of fine-tuning (the fixture's random weights,
+// mini-batches of 32, no augmentation) and the analysis (300 t-SNE iterations), sampling the
+// memory every second; the peaks are reported. The issue's large case:
+//   node benches/dataset_memory.mjs --count 5000 --width 4000 --height 3000 --work
 //
 // Makes COUNT JPEGs (quality 90, a smooth gradient with mild noise and a few shapes, so they
 // compress like photos) in CLASSES folders under a temporary directory, with Pillow from the
@@ -14,12 +19,13 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, readdirSync, statSync, existsSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
-import { launchChromium, serveDist, waitForBackend } from "../tests/e2e/helpers.mjs";
+import { launchChromium, loadFixtureWeights, serveDist, waitForBackend } from "../tests/e2e/helpers.mjs";
 
 const arg = (name, fallback) => {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? Number(process.argv[i + 1]) : fallback;
 };
+const work = process.argv.includes("--work");
 const count = arg("count", 1000), width = arg("width", 3000), height = arg("height", 2000), classes = arg("classes", 4);
 
 const venv = process.env.LAYERLENS_BENCH_VENV || join(homedir(), ".cache/layerlens/bench-venv");
@@ -95,6 +101,39 @@ try {
   console.log(`| wasm linear memory | ${mb(wasmBefore)} | ${mb(wasmAfter)} |`);
   console.log(`| renderer processes' RSS | ${mb(rssBefore)} | ${mb(rssAfter)} |`);
   console.log(`(encoded files: ${mb(bytes)})`);
+  if (work) {
+    // The peaks while it trains and analyses: sampled every second.
+    let peakRss = rssAfter, peakWasm = wasmAfter;
+    const sampler = setInterval(async () => {
+      peakRss = Math.max(peakRss, rendererRss());
+      peakWasm = Math.max(peakWasm, await wasmBytes().catch(() => 0));
+    }, 1000);
+    const stage = async (name, run) => {
+      const t = Date.now();
+      await run();
+      console.log(`${name}: ${((Date.now() - t) / 1e3).toFixed(0)} s; peaks so far: renderer RSS ${mb(peakRss)}, wasm ${mb(peakWasm)}`);
+    };
+    await stage("one epoch of fine-tuning and its validation", async () => {
+      await loadFixtureWeights(page);
+      await page.fill("#epochs", "1");
+      await page.fill("#batch-size", "32");
+      for (const box of ["#flip-lr", "#flip-ud", "#scale"]) await page.uncheck(box);
+      await page.click("#train-start");
+      await page.waitForSelector("#validation-accuracy, #train-error, #train-interrupted", { timeout: 6 * 3_600_000 });
+    });
+    await stage("the analysis", async () => {
+      await page.fill("#analysis-iterations", "300");
+      await page.click("#analyze-run");
+      await page.waitForSelector("#exports button[data-file='map-prob.csv'], #analysis-failure", { timeout: 6 * 3_600_000 });
+    });
+    clearInterval(sampler);
+    const failed = await page.$$eval("#train-error, #train-interrupted, #analysis-failure", (els) => els.map((e) => e.textContent).join(" "));
+    if (failed) console.log(`FAILED: ${failed}`);
+    console.log(`| through one epoch and the analysis | peak |`);
+    console.log(`|---|---:|`);
+    console.log(`| wasm linear memory | ${mb(peakWasm)} |`);
+    console.log(`| renderer processes' RSS | ${mb(peakRss)} |`);
+  }
 } finally {
   await browser.close();
   await server.close();

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use zip::write::SimpleFileOptions;
 
 use crate::analysis::Analysis;
-use crate::data::dataset::{DataSet, DataSetBuilder};
+use crate::data::dataset::{DataSet, DataSetBuilder, Rejected};
 use crate::model::weights::{SqueezeNetWeights, load_weights, weights_to_safetensors};
 
 /// What `session.json` says it is; anything else is not a layerlens session.
@@ -82,6 +82,10 @@ struct Manifest {
     saved_at_ms: f64,
     /// The data set's files in the data set's order: `files/<n>` holds the n-th.
     files: Option<Vec<String>>,
+    /// The images are not in the file: the browser's storage keeps its handles to them beside
+    /// it ([`Session::to_bytes_without_images`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    images_elsewhere: bool,
     /// Files that were not taken when the data set was read, and why.
     rejected: Vec<(String, String)>,
     validation: Option<Vec<usize>>,
@@ -94,13 +98,29 @@ fn file_entry(index: usize) -> String {
 }
 
 impl Session {
-    /// The session file's bytes.
+    /// The session file's bytes, images included: every image's bytes must be in memory
+    /// ([`DataSet::with_bytes_held`]).
     pub fn to_bytes(&self) -> Result<Vec<u8>, SessionError> {
+        if let Some(image) = self.data.iter().flat_map(|d| d.images.iter()).find(|i| i.held().is_none()) {
+            return Err(SessionError::Write(format!("{} is not in memory", image.path)));
+        }
+        self.write(true)
+    }
+
+    /// The session file without its images, for a store that keeps the images' own handles
+    /// beside it (the browser's storage holds `File`s as references, not copies): gigabytes of
+    /// photos are not copied, and [`Session::from_bytes_with_images`] puts them back.
+    pub fn to_bytes_without_images(&self) -> Result<Vec<u8>, SessionError> {
+        self.write(false)
+    }
+
+    fn write(&self, with_images: bool) -> Result<Vec<u8>, SessionError> {
         let manifest = Manifest {
             format: FORMAT.into(),
             version: VERSION,
             saved_at_ms: self.saved_at_ms,
             files: self.data.as_ref().map(|d| d.images.iter().map(|i| i.path.clone()).collect()),
+            images_elsewhere: !with_images && self.data.is_some(),
             rejected: self
                 .data
                 .as_ref()
@@ -122,9 +142,10 @@ impl Session {
             zip.start_file(WEIGHTS, stored).map_err(|e| write(&e))?;
             zip.write_all(&bytes).map_err(|e| write(&e))?;
         }
-        for (index, image) in self.data.iter().flat_map(|d| d.images.iter()).enumerate() {
+        for (index, image) in self.data.iter().flat_map(|d| d.images.iter()).enumerate().filter(|_| with_images) {
+            let bytes = image.held().ok_or_else(|| SessionError::Write(format!("{} is not in memory", image.path)))?;
             zip.start_file(file_entry(index), stored).map_err(|e| write(&e))?;
-            zip.write_all(&image.bytes).map_err(|e| write(&e))?;
+            zip.write_all(bytes).map_err(|e| write(&e))?;
         }
         Ok(zip.finish().map_err(|e| write(&e))?.into_inner())
     }
@@ -132,11 +153,45 @@ impl Session {
     /// Reads a session file: the data set is decoded and checked again, as when it was first
     /// read, so it is the same data set (classes, order, thumbnails).
     pub fn from_bytes(bytes: &[u8]) -> Result<Session, SessionError> {
+        Self::read(bytes, None)
+    }
+
+    /// Reads a session file written by [`Session::to_bytes_without_images`], with its data
+    /// set read again from the handles kept beside it: the same files in the same order, or
+    /// the session is refused (a file that went away is named by the data set's reading).
+    pub fn from_bytes_with_images(bytes: &[u8], data: DataSet) -> Result<Session, SessionError> {
+        Self::read(bytes, Some(data))
+    }
+
+    /// Whether a session file leaves its images to the store it is kept in.
+    pub fn images_elsewhere(bytes: &[u8]) -> Result<bool, SessionError> {
+        Ok(read_manifest(&mut open(bytes)?)?.images_elsewhere)
+    }
+
+    fn read(bytes: &[u8], images: Option<DataSet>) -> Result<Session, SessionError> {
         let mut archive = open(bytes)?;
         let manifest = read_manifest(&mut archive)?;
-        let data = match &manifest.files {
-            None => None,
-            Some(paths) => {
+        let data = match (&manifest.files, images) {
+            (None, _) => None,
+            (Some(_), None) if manifest.images_elsewhere => {
+                return Err(SessionError::Damaged(
+                    "its images were kept by the browser that saved it, not in the file".into(),
+                ));
+            }
+            (Some(paths), Some(mut data)) => {
+                let files: Vec<&String> = data.images.iter().map(|i| &i.path).collect();
+                if files.len() != paths.len() || files.iter().zip(paths).any(|(a, b)| *a != b) {
+                    let missing = paths.iter().filter(|p| !files.contains(p)).count();
+                    let first = paths.iter().find(|p| !files.contains(p)).map_or(String::new(), |p| format!(", {p} first"));
+                    return Err(SessionError::Damaged(format!(
+                        "{missing} of its {} images could not be read again{first}",
+                        paths.len()
+                    )));
+                }
+                data.rejected = manifest.rejected.iter().map(|(path, reason)| Rejected { path: path.clone(), reason: reason.clone() }).collect();
+                Some(Arc::new(data))
+            }
+            (Some(paths), None) => {
                 let mut builder = DataSetBuilder::new();
                 for (index, path) in paths.iter().enumerate() {
                     builder.add_file(path, read_entry(&mut archive, &file_entry(index))?);

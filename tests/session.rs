@@ -19,7 +19,7 @@ use layerlens::model::squeezenet::SqueezeNet;
 use layerlens::model::weights::load_weights;
 use layerlens::session::{Session, SessionError, TrainedNetwork, VERSION};
 
-use common::{fixture, fixture_bytes};
+use common::{fixture, fixture_bytes, kept_elsewhere};
 
 /// A small but real session: twelve digit images of three classes (and a file rejected on loading), the
 /// fixture's weights as "fine-tuned", and an analysis of two layers made by the analyzer.
@@ -68,7 +68,7 @@ fn a_session_comes_back_exactly() {
     assert_eq!(after.classes, before.classes);
     assert_eq!(after.images.len(), 12);
     for (a, b) in after.images.iter().zip(&before.images) {
-        assert_eq!((&a.path, a.class, &a.bytes[..]), (&b.path, b.class, &b.bytes[..]));
+        assert_eq!((&a.path, a.class, &a.held().unwrap()[..]), (&b.path, b.class, &b.held().unwrap()[..]));
         assert_eq!(a.thumbnail, b.thumbnail);
     }
     assert_eq!(after.rejected, before.rejected);
@@ -82,6 +82,56 @@ fn a_session_comes_back_exactly() {
     assert_eq!(restored.analysis, saved.analysis);
     assert_eq!(restored.settings, saved.settings);
     assert_eq!(restored.saved_at_ms, saved.saved_at_ms);
+}
+
+/// The page keeps a picked folder's files as browser handles, and saves its session without
+/// them, beside the handles: the images come back from the handles, the rest from the file.
+#[test]
+fn a_session_kept_beside_its_images_comes_back_with_them() {
+    let saved = session();
+    let held = saved.data.clone().unwrap();
+    let (elsewhere, sources) = kept_elsewhere(&held);
+    // The analysis reads each file from where it is kept, and comes out the same.
+    let validation = saved.trained.as_ref().unwrap().validation.clone();
+    let net = SqueezeNet::from_weights(&saved.trained.as_ref().unwrap().weights, &cpu_device());
+    let elsewhere = Arc::new(elsewhere);
+    assert_eq!(analyse(&elsewhere, &validation, net), *saved.analysis.as_ref().unwrap());
+    for (i, source) in sources.iter().enumerate() {
+        let reads = source.reads.load(std::sync::atomic::Ordering::Relaxed);
+        assert_eq!(reads, usize::from(validation.contains(&i)), "image {i} read once if analysed");
+    }
+
+    let mut kept = saved.clone();
+    kept.data = Some(elsewhere.clone());
+    let error = kept.to_bytes().unwrap_err();
+    assert!(error.to_string().contains("is not in memory"), "{error}");
+    let bytes = kept.to_bytes_without_images().unwrap();
+    let images: u64 = held.total_bytes();
+    assert!((bytes.len() as u64) < saved.to_bytes().unwrap().len() as u64 - images, "no image in the file");
+    assert!(Session::images_elsewhere(&bytes).unwrap());
+    assert!(!Session::images_elsewhere(&saved.to_bytes().unwrap()).unwrap());
+    let error = Session::from_bytes(&bytes).unwrap_err();
+    assert!(error.to_string().contains("kept by the browser that saved it"), "{error}");
+
+    // The handles read again: the same session (its data set's rejected files from the file).
+    let (again, _) = kept_elsewhere(&held);
+    let mut again = again;
+    again.rejected.clear();
+    let restored = Session::from_bytes_with_images(&bytes, again).unwrap();
+    let after = restored.data.as_ref().unwrap();
+    assert_eq!((&after.classes, &after.rejected), (&held.classes, &held.rejected));
+    for (a, b) in after.images.iter().zip(&held.images) {
+        assert_eq!((&a.path, a.class, &a.thumbnail), (&b.path, b.class, &b.thumbnail));
+        assert_eq!(&*block_on(a.read()).unwrap(), &b.held().unwrap()[..]);
+    }
+    assert_eq!(restored.analysis, saved.analysis);
+    assert_eq!(restored.trained.as_ref().unwrap().validation, validation);
+
+    // A file that went away since: refused, naming it.
+    let (mut fewer, _) = kept_elsewhere(&held);
+    let gone = fewer.images.remove(3).path;
+    let error = Session::from_bytes_with_images(&bytes, fewer).unwrap_err();
+    assert!(error.to_string().contains(&format!("1 of its 12 images could not be read again, {gone} first")), "{error}");
 }
 
 #[test]
@@ -106,7 +156,7 @@ fn class_and_file_names_of_any_kind_come_back_exactly() {
     let digits = load_path(&fixture("digits3")).unwrap();
     let mut builder = DataSetBuilder::new();
     for (k, image) in digits.images.iter().take(10).enumerate() {
-        builder.add_file(&format!("{}/{k} <b>&amp; \"n\".png", names[k % names.len()]), image.bytes.to_vec());
+        builder.add_file(&format!("{}/{k} <b>&amp; \"n\".png", names[k % names.len()]), image.held().unwrap().to_vec());
     }
     let data = Arc::new(builder.finish());
     assert_eq!(data.classes.len(), names.len());
@@ -139,7 +189,7 @@ fn a_damaged_session_is_refused() {
     let saved = session();
     let bytes = saved.to_bytes().unwrap();
     // One byte of an image changed inside the file: its CRC-32 no longer matches.
-    let image = &saved.data.as_ref().unwrap().images[5].bytes;
+    let image = &saved.data.as_ref().unwrap().images[5].held().unwrap();
     let at = bytes.windows(image.len()).position(|w| w == &image[..]).expect("images are stored as they are");
     let mut damaged = bytes.clone();
     damaged[at + image.len() / 2] ^= 0x40;

@@ -117,14 +117,15 @@ impl ActivationJob {
     /// Runs the next chunk of images.
     pub async fn step(&mut self, device: &Device, data: &DataSet) -> Result<(), ActivationError> {
         let end = (self.done + self.chunk).min(self.images.len());
-        let inputs = self.images[self.done..end]
-            .iter()
-            .map(|&i| {
-                let image = &data.images[i];
-                image_file_to_input(&image.bytes)
-                    .map_err(|source| ActivationError::Image { path: image.path.clone(), source })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut inputs = Vec::with_capacity(end - self.done);
+        for &i in &self.images[self.done..end] {
+            let image = &data.images[i];
+            let input = match image.read().await {
+                Ok(bytes) => image_file_to_input(&bytes),
+                Err(e) => Err(e),
+            };
+            inputs.push(input.map_err(|source| ActivationError::Image { path: image.path.clone(), source })?);
+        }
         let refs: Vec<&[f32]> = inputs.iter().map(Vec::as_slice).collect();
         let mut taps = self.layers.clone();
         for extra in [Layer::Conv10, Layer::Prob] {

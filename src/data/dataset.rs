@@ -6,14 +6,19 @@
 //! and macOS archive litter are ignored silently; anything else that is not a decodable image
 //! is kept in [`DataSet::rejected`] with the reason, so the user sees what was skipped.
 //!
-//! Memory: only the encoded bytes and a small thumbnail are kept per image; the 227×227
-//! network input is decoded per mini-batch (see `train::batch`).
+//! Memory: per image, a small thumbnail and its encoded bytes — or, where the files came from
+//! the browser's file picker or a drop, only the browser's handle to the file
+//! ([`ImageBytes::Elsewhere`]), read again when a step needs it. The 227×227 network input is
+//! decoded per mini-batch (see `train::batch`).
 
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use image::RgbImage;
 
-use super::image_input::decode_rgb;
+use super::image_input::{ImageInputError, decode_rgb};
 
 /// Side of the thumbnails kept for the views (pixels).
 pub const THUMBNAIL_SIZE: u32 = 64;
@@ -26,9 +31,69 @@ pub struct LabelledImage {
     /// Index into [`DataSet::classes`].
     pub class: usize,
     /// The file as given (JPEG, PNG, …), decoded again for each mini-batch.
-    pub bytes: Arc<[u8]>,
+    pub content: ImageBytes,
     /// A small preview, aspect kept, at most [`THUMBNAIL_SIZE`] on its longer side.
     pub thumbnail: RgbImage,
+}
+
+/// Where an image's encoded bytes are. A thousand phone photos are gigabytes: holding them in
+/// wasm memory (at most 4 GiB) would cap the data sets the page can take, so the page keeps
+/// the browser's `File` handles instead and every step reads the files it needs, when it
+/// needs them ([`LabelledImage::read`]).
+#[derive(Clone)]
+pub enum ImageBytes {
+    /// In memory: files from a zip, a session file, the demo, or a native folder walk.
+    Held(Arc<[u8]>),
+    /// Kept by whoever gave the file (the browser), read again on each use.
+    Elsewhere(Arc<dyn ByteSource>),
+}
+
+impl fmt::Debug for ImageBytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ImageBytes::Held(bytes) => write!(f, "Held({} bytes)", bytes.len()),
+            ImageBytes::Elsewhere(source) => write!(f, "Elsewhere({} bytes)", source.size()),
+        }
+    }
+}
+
+/// A file's bytes that live outside this program (a browser `File`), read on demand.
+pub trait ByteSource: Send + Sync {
+    /// The file's bytes as they are now; an error (moved, deleted, changed since it was
+    /// given) in words a person can act on.
+    fn read(&self) -> Pin<Box<dyn Future<Output = Result<Vec<u8>, String>> + '_>>;
+    /// The file's size when it was given, in bytes.
+    fn size(&self) -> u64;
+    /// For the embedder to get its own handle back (to show the file, or store the handle).
+    fn as_any(&self) -> &dyn std::any::Any;
+}
+
+impl LabelledImage {
+    /// The file's bytes: a copy of the handle when they are held, a read otherwise.
+    pub async fn read(&self) -> Result<Arc<[u8]>, ImageInputError> {
+        match &self.content {
+            ImageBytes::Held(bytes) => Ok(bytes.clone()),
+            ImageBytes::Elsewhere(source) => {
+                source.read().await.map(Arc::from).map_err(|reason| ImageInputError::Unreadable { reason })
+            }
+        }
+    }
+
+    /// The bytes, when they are in memory.
+    pub fn held(&self) -> Option<&Arc<[u8]>> {
+        match &self.content {
+            ImageBytes::Held(bytes) => Some(bytes),
+            ImageBytes::Elsewhere(_) => None,
+        }
+    }
+
+    /// The file's size in bytes.
+    pub fn file_size(&self) -> u64 {
+        match &self.content {
+            ImageBytes::Held(bytes) => bytes.len() as u64,
+            ImageBytes::Elsewhere(source) => source.size(),
+        }
+    }
 }
 
 /// A file that was not taken, and why.
@@ -64,7 +129,7 @@ pub fn label_of(path: &str) -> Option<&str> {
 /// Collects files into a [`DataSet`]; classes are assigned when [`DataSetBuilder::finish`] is called.
 #[derive(Debug, Default)]
 pub struct DataSetBuilder {
-    accepted: Vec<(String, String, Arc<[u8]>, RgbImage)>,
+    accepted: Vec<(String, String, ImageBytes, RgbImage)>,
     rejected: Vec<Rejected>,
 }
 
@@ -73,8 +138,25 @@ impl DataSetBuilder {
         Self::default()
     }
 
-    /// Adds one file. `path` is relative to the data set's root, `/`-separated.
+    /// Adds one file, held in memory. `path` is relative to the data set's root,
+    /// `/`-separated.
     pub fn add_file(&mut self, path: &str, bytes: Vec<u8>) {
+        self.add(path, &bytes, || ImageBytes::Held(Arc::from(bytes.as_slice())));
+    }
+
+    /// Adds one file kept elsewhere: `bytes` (read once, to check it and make its thumbnail)
+    /// are dropped afterwards, and the data set keeps `source` to read them again.
+    pub fn add_file_elsewhere(&mut self, path: &str, bytes: &[u8], source: Arc<dyn ByteSource>) {
+        self.add(path, bytes, || ImageBytes::Elsewhere(source));
+    }
+
+    /// Whether a file at `path` is taken at all (not archive litter); its bytes need not be
+    /// read otherwise.
+    pub fn wants(path: &str) -> bool {
+        !is_ignored(path.trim_start_matches("./"))
+    }
+
+    fn add(&mut self, path: &str, bytes: &[u8], content: impl FnOnce() -> ImageBytes) {
         let path = path.trim_start_matches("./").to_string();
         if is_ignored(&path) {
             return;
@@ -83,10 +165,10 @@ impl DataSetBuilder {
             self.reject(path, "not inside a class folder (the folder name is the label)".into());
             return;
         };
-        match decode_rgb(&bytes) {
+        match decode_rgb(bytes) {
             Ok(image) => {
                 let thumbnail = thumbnail(&image);
-                self.accepted.push((path, label, Arc::from(bytes), thumbnail));
+                self.accepted.push((path, label, content(), thumbnail));
             }
             Err(e) => self.reject(path, e.to_string()),
         }
@@ -116,10 +198,10 @@ impl DataSetBuilder {
         let images = self
             .accepted
             .into_iter()
-            .map(|(path, label, bytes, thumbnail)| LabelledImage {
+            .map(|(path, label, content, thumbnail)| LabelledImage {
                 class: classes.binary_search(&label).expect("label collected above"),
                 path,
-                bytes,
+                content,
                 thumbnail,
             })
             .collect();
@@ -146,6 +228,27 @@ impl DataSet {
             counts[image.class] += 1;
         }
         counts
+    }
+
+    /// Whether every image's bytes are in memory (a session file can then carry them).
+    pub fn all_held(&self) -> bool {
+        self.images.iter().all(|i| i.held().is_some())
+    }
+
+    /// The encoded size of all images, in bytes.
+    pub fn total_bytes(&self) -> u64 {
+        self.images.iter().map(LabelledImage::file_size).sum()
+    }
+
+    /// The same data set with every image's bytes read into memory (to write them into a
+    /// session file); the first file that cannot be read is the error, with its path.
+    pub async fn with_bytes_held(&self) -> Result<DataSet, String> {
+        let mut images = Vec::with_capacity(self.images.len());
+        for image in &self.images {
+            let bytes = image.read().await.map_err(|e| format!("{}: {e}", image.path))?;
+            images.push(LabelledImage { content: ImageBytes::Held(bytes), ..image.clone() });
+        }
+        Ok(DataSet { classes: self.classes.clone(), images, rejected: self.rejected.clone() })
     }
 }
 
@@ -209,5 +312,59 @@ mod tests {
         assert_eq!(set.counts(), vec![1, 1, 2]);
         assert_eq!(set.images[0].path, "ant/1.png");
         assert_eq!(set.images[0].thumbnail.dimensions(), (64, 32));
+    }
+
+    /// A file kept "elsewhere": in memory here, with a switch that makes it unreadable, as a
+    /// browser file deleted after it was dropped.
+    struct Outside {
+        bytes: Vec<u8>,
+        gone: std::sync::atomic::AtomicBool,
+    }
+
+    impl ByteSource for Outside {
+        fn read(&self) -> Pin<Box<dyn Future<Output = Result<Vec<u8>, String>> + '_>> {
+            Box::pin(async move {
+                if self.gone.load(std::sync::atomic::Ordering::Relaxed) {
+                    Err("NotFoundError".into())
+                } else {
+                    Ok(self.bytes.clone())
+                }
+            })
+        }
+        fn size(&self) -> u64 {
+            self.bytes.len() as u64
+        }
+        fn as_any(&self) -> &dyn std::any::Any {
+            self
+        }
+    }
+
+    #[test]
+    fn files_kept_elsewhere_are_checked_once_and_read_again_on_use() {
+        use futures_lite::future::block_on;
+        let good = Arc::new(Outside { bytes: png(80, 40, 9), gone: false.into() });
+        let mut builder = DataSetBuilder::new();
+        builder.add_file_elsewhere("cats/1.png", &good.bytes, good.clone());
+        builder.add_file_elsewhere("cats/2.png", b"not an image", Arc::new(Outside { bytes: vec![], gone: false.into() }));
+        builder.add_file("dogs/1.png", png(4, 4, 1));
+        let set = builder.finish();
+        assert_eq!(set.images.len(), 2);
+        assert_eq!(set.rejected.len(), 1, "a bad file kept elsewhere is refused like any other");
+        assert_eq!(set.images[0].thumbnail.dimensions(), (64, 32));
+        assert!(set.images[0].held().is_none() && set.images[1].held().is_some());
+        assert!(!set.all_held());
+        assert_eq!(set.total_bytes(), (good.bytes.len() + png(4, 4, 1).len()) as u64);
+        assert_eq!(&*block_on(set.images[0].read()).unwrap(), &good.bytes[..]);
+
+        let held = block_on(set.with_bytes_held()).unwrap();
+        assert!(held.all_held());
+        assert_eq!(&**held.images[0].held().unwrap(), &good.bytes[..]);
+
+        good.gone.store(true, std::sync::atomic::Ordering::Relaxed);
+        let err = block_on(set.images[0].read()).unwrap_err();
+        assert!(matches!(err, ImageInputError::Unreadable { .. }), "{err}");
+        assert!(err.to_string().contains("can no longer be read") && err.to_string().contains("NotFoundError"));
+        let err = block_on(set.with_bytes_held()).unwrap_err();
+        assert!(err.starts_with("cats/1.png: "), "{err}");
     }
 }

@@ -66,7 +66,7 @@ mod tests {
                 images.push(LabelledImage {
                     path: format!("c{class}/{i}.png"),
                     class,
-                    bytes: std::sync::Arc::from(Vec::new()),
+                    content: crate::data::dataset::ImageBytes::Held(std::sync::Arc::from(Vec::new())),
                     thumbnail: image::RgbImage::new(1, 1),
                 });
             }

@@ -6,7 +6,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use super::batch::prepare_input;
-use crate::backend::BackendError;
+use super::trainer::TrainError;
 use crate::data::augment::Augmentation;
 use crate::data::dataset::DataSet;
 use crate::model::inference::class_probabilities;
@@ -51,17 +51,19 @@ impl Evaluator {
     }
 
     /// Classifies the next chunk.
-    pub async fn step(&mut self, device: &Device, data: &DataSet) -> Result<(), BackendError> {
+    pub async fn step(&mut self, device: &Device, data: &DataSet) -> Result<(), TrainError> {
         let start = self.scores.len();
         let end = (start + self.chunk).min(self.indices.len());
         let mut rng = ChaCha8Rng::seed_from_u64(0); // unused: no augmentation
-        let inputs: Vec<Vec<f32>> = self.indices[start..end]
-            .iter()
-            .map(|&i| {
-                prepare_input(&data.images[i].bytes, &Augmentation::none(), &mut rng)
-                    .expect("every image decoded once when the data set was read, and decoding is deterministic")
-            })
-            .collect();
+        let mut inputs: Vec<Vec<f32>> = Vec::with_capacity(end - start);
+        for &i in &self.indices[start..end] {
+            let image = &data.images[i];
+            let input = match image.read().await {
+                Ok(bytes) => prepare_input(&bytes, &Augmentation::none(), &mut rng),
+                Err(e) => Err(e),
+            };
+            inputs.push(input.map_err(|source| TrainError::Image { path: image.path.clone(), source })?);
+        }
         let refs: Vec<&[f32]> = inputs.iter().map(Vec::as_slice).collect();
         self.scores.extend(class_probabilities(&self.net, device, &refs).await?);
         Ok(())

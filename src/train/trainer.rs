@@ -377,11 +377,15 @@ impl Trainer {
     /// Forward and backward over the next part of the mini-batch under way; after the last
     /// part, Adam's step with the summed gradients and the iteration's one read-back.
     async fn train_part(&mut self) -> Result<StepOutcome, TrainError> {
-        let mut partial = self.partial.take().expect("a mini-batch is under way");
+        let partial = self.partial.as_ref().expect("a mini-batch is under way");
         let total = partial.images.len();
         let part = if self.config.micro_batch == 0 { total } else { self.config.micro_batch.min(total - partial.done) };
         let indices = partial.images[partial.done..partial.done + part].to_vec();
-        let (loss, correct, gradients) = self.forward_backward(&indices, part as f64 / total as f64)?;
+        // Read before the part is taken out: a file that cannot be read leaves the mini-batch
+        // where it was.
+        let files = self.read_files(&indices).await?;
+        let mut partial = self.partial.take().expect("a mini-batch is under way");
+        let (loss, correct, gradients) = self.forward_backward(&indices, &files, part as f64 / total as f64)?;
         partial.gradients.accumulate(&self.model, gradients);
         partial.loss = Some(match partial.loss.take() {
             Some(sum) => sum + loss,
@@ -417,17 +421,28 @@ impl Trainer {
     /// Cross-entropy over `batch` scaled by `weight` (its share of the mini-batch, so the parts'
     /// losses and gradients add up to the whole mini-batch's mean), its gradients, and the
     /// number of correct predictions (both figures detached, on the device).
+    /// The encoded files of `batch`, read where they are kept (memory, or the browser's files).
+    async fn read_files(&self, batch: &[usize]) -> Result<Vec<std::sync::Arc<[u8]>>, TrainError> {
+        let mut files = Vec::with_capacity(batch.len());
+        for &i in batch {
+            let image = &self.data.images[i];
+            files.push(image.read().await.map_err(|source| TrainError::Image { path: image.path.clone(), source })?);
+        }
+        Ok(files)
+    }
+
     fn forward_backward(
         &mut self,
         batch: &[usize],
+        files: &[std::sync::Arc<[u8]>],
         weight: f64,
     ) -> Result<(Tensor<1>, Tensor<1>, GradientsParams), TrainError> {
         let side = INPUT_SIZE as usize;
         let mut values = Vec::with_capacity(batch.len() * 3 * side * side);
         let mut targets = Vec::with_capacity(batch.len());
-        for &i in batch {
+        for (&i, file) in batch.iter().zip(files) {
             let image = &self.data.images[i];
-            let input = prepare_input(&image.bytes, &self.config.augmentation, &mut self.rng)
+            let input = prepare_input(file, &self.config.augmentation, &mut self.rng)
                 .map_err(|source| TrainError::Image { path: image.path.clone(), source })?;
             values.extend_from_slice(&input);
             targets.push(image.class as i64);

@@ -1,8 +1,14 @@
 //! Bytes from the browser: dropped or picked files, and URLs fetched from the page's origin.
 
+use std::future::Future;
+use std::pin::Pin;
+
 use js_sys::Uint8Array;
-use wasm_bindgen::JsCast;
+use send_wrapper::SendWrapper;
+use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
+
+use crate::data::dataset::{ByteSource, ImageBytes, LabelledImage};
 
 /// A file the user gave the page, read into memory.
 #[derive(Debug, Clone)]
@@ -30,10 +36,73 @@ pub async fn read_file_list(files: Vec<web_sys::File>) -> Vec<Result<LoadedFile,
 
 async fn read_file(file: &web_sys::File) -> Result<LoadedFile, String> {
     let name = file.name();
-    let buffer = JsFuture::from(file.array_buffer()).await.map_err(|e| format!("{name}: cannot be read ({e:?})"))?;
-    let bytes = Uint8Array::new(&buffer).to_vec();
+    let bytes = read_blob(file).await.map_err(|e| format!("{name}: cannot be read ({e})"))?;
     let object_url = web_sys::Url::create_object_url_with_blob(file).ok();
     Ok(LoadedFile { name, bytes, object_url })
+}
+
+/// A `File`'s or `Blob`'s bytes, copied into wasm memory; the browser's error in words
+/// ("NotReadableError: …") when it cannot be read (a file moved or changed on disk).
+pub async fn read_blob(blob: &web_sys::Blob) -> Result<Vec<u8>, String> {
+    let buffer = JsFuture::from(blob.array_buffer()).await.map_err(|e| js_error(&e))?;
+    Ok(Uint8Array::new(&buffer).to_vec())
+}
+
+/// A JavaScript exception as "Name: message".
+pub fn js_error(error: &JsValue) -> String {
+    match error.dyn_ref::<js_sys::Error>() {
+        Some(e) => format!("{}: {}", String::from(e.name()), String::from(e.message())),
+        None => error.as_string().unwrap_or_else(|| format!("{error:?}")),
+    }
+}
+
+/// A browser `File` (or `Blob`) a data set keeps instead of its bytes
+/// ([`ImageBytes::Elsewhere`]): read again whenever a step needs the image, so a folder of
+/// photos costs the page its thumbnails, not its gigabytes.
+pub struct BrowserFile(SendWrapper<web_sys::Blob>);
+
+impl BrowserFile {
+    pub fn new(blob: web_sys::Blob) -> Self {
+        // The page's wasm runs on one thread (workers are separate instances that share no
+        // memory), so the handle never leaves the thread it was made on.
+        BrowserFile(SendWrapper::new(blob))
+    }
+
+    pub fn blob(&self) -> &web_sys::Blob {
+        &self.0
+    }
+}
+
+impl ByteSource for BrowserFile {
+    fn read(&self) -> Pin<Box<dyn Future<Output = Result<Vec<u8>, String>> + '_>> {
+        Box::pin(read_blob(&self.0))
+    }
+
+    fn size(&self) -> u64 {
+        self.0.size() as u64
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
+/// The browser's handle to an image's file when the data set keeps one.
+pub fn browser_blob(image: &LabelledImage) -> Option<&web_sys::Blob> {
+    match &image.content {
+        ImageBytes::Elsewhere(source) => source.as_any().downcast_ref::<BrowserFile>().map(BrowserFile::blob),
+        ImageBytes::Held(_) => None,
+    }
+}
+
+/// An object URL showing an image of a data set: the browser's own file where it is kept,
+/// otherwise a blob of its bytes.
+pub fn image_object_url(image: &LabelledImage) -> Result<String, String> {
+    match (browser_blob(image), image.held()) {
+        (Some(blob), _) => web_sys::Url::create_object_url_with_blob(blob).map_err(|e| js_error(&e)),
+        (None, Some(bytes)) => object_url(bytes, ""),
+        (None, None) => Err("the image's file is not available".into()),
+    }
 }
 
 /// Fetches a URL's body; `Ok(None)` for a 404 (an optional file that is not there).

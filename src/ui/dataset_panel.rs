@@ -9,7 +9,7 @@ use leptos::task::spawn_local;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
-use super::browser_files::yield_to_browser;
+use super::browser_files::{BrowserFile, now_ms, read_blob, yield_to_browser};
 use crate::data::dataset::{DataSet, DataSetBuilder};
 use crate::data::sources::load_zip;
 
@@ -55,30 +55,39 @@ async fn read_entries(entries: JsValue, status: RwSignal<DataSetStatus>) -> Resu
     if entries.is_empty() {
         return Err("no files were dropped".into());
     }
-    let read = |file: web_sys::File| async move {
-        let buffer = JsFuture::from(file.array_buffer()).await.map_err(|e| format!("{e:?}"))?;
-        Ok::<Vec<u8>, String>(js_sys::Uint8Array::new(&buffer).to_vec())
-    };
     if entries.len() == 1 && entries[0].0.to_ascii_lowercase().ends_with(".zip") {
         let (path, file) = entries.into_iter().next().expect("one entry");
         status.set(DataSetStatus::Reading { done: 0, total: 1 });
-        let bytes = read(file).await.map_err(|e| format!("{path}: {e}"))?;
+        let bytes = read_blob(&file).await.map_err(|e| format!("{path}: {e}"))?;
         yield_to_browser().await;
         return load_zip(&bytes).map_err(|e| format!("{path}: {e}"));
     }
+    let blobs = entries.into_iter().map(|(path, file)| (path, web_sys::Blob::from(file))).collect();
+    Ok(read_files_kept(blobs, |done, total| status.set(DataSetStatus::Reading { done, total })).await)
+}
+
+/// Reads files into a data set that keeps the browser's handles, not the bytes: each file is
+/// read once (to check it and make its thumbnail) and let go. `progress` hears how far it is;
+/// the browser paints between files.
+pub async fn read_files_kept(entries: Vec<(String, web_sys::Blob)>, progress: impl Fn(usize, usize)) -> DataSet {
     let total = entries.len();
     let mut builder = DataSetBuilder::new();
-    for (done, (path, file)) in entries.into_iter().enumerate() {
-        match read(file).await {
-            Ok(bytes) => builder.add_file(&path, bytes),
+    let mut last_yield = now_ms();
+    for (done, (path, blob)) in entries.into_iter().enumerate() {
+        if !DataSetBuilder::wants(&path) {
+            continue;
+        }
+        match read_blob(&blob).await {
+            Ok(bytes) => builder.add_file_elsewhere(&path, &bytes, Arc::new(BrowserFile::new(blob))),
             Err(e) => builder.reject(path, format!("cannot be read: {e}")),
         }
-        if done % 8 == 0 {
-            status.set(DataSetStatus::Reading { done: done + 1, total });
+        if now_ms() - last_yield > 30.0 || done + 1 == total {
+            progress(done + 1, total);
             yield_to_browser().await;
+            last_yield = now_ms();
         }
     }
-    Ok(builder.finish())
+    builder.finish()
 }
 
 #[component]

@@ -12,7 +12,8 @@ use leptos::task::spawn_local;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
-use super::browser_files::{download, read_file_list, yield_to_browser};
+use super::browser_files::{browser_blob, download, js_error, read_file_list, yield_to_browser};
+use super::dataset_panel::read_files_kept;
 use super::dataset_panel::DataSetStatus;
 use super::state::{AppState, app_state};
 use crate::analysis::Analysis;
@@ -22,11 +23,11 @@ use crate::session::{Session, SessionSummary, TrainedNetwork};
 #[wasm_bindgen(module = "/src/ui/session_store.js")]
 extern "C" {
     #[wasm_bindgen(js_name = saveSession)]
-    fn save_session(bytes: &Uint8Array) -> js_sys::Promise;
+    fn save_session(bytes: &Uint8Array, images: &JsValue, images_id: &str) -> js_sys::Promise;
     #[wasm_bindgen(js_name = loadSession)]
     fn load_session() -> js_sys::Promise;
     #[wasm_bindgen(js_name = forgetSession)]
-    fn forget_session() -> js_sys::Promise;
+    fn forget_session(key: &JsValue) -> js_sys::Promise;
     #[wasm_bindgen(js_name = collectSettings)]
     fn collect_settings() -> Object;
     #[wasm_bindgen(js_name = applySettings)]
@@ -38,6 +39,85 @@ const KEPT: &str = " Kept in this browser.";
 
 /// The name of an exported session file.
 const EXPORT_NAME: &str = "layerlens-session.zip";
+
+/// The most image bytes an exported session file carries: the file is made in wasm memory
+/// (4 GiB at most), with the images read into it and copied once more.
+const EXPORT_LIMIT_BYTES: u64 = 1 << 30;
+
+/// What this tab knows of the browser's storage: the stored session it offered or restored
+/// (forgotten with its own), and the id its data set's file handles are stored under (written
+/// once per data set, not at every save).
+#[derive(Clone, Copy)]
+struct Stored {
+    offered_key: StoredValue<Option<String>>,
+    images: StoredValue<Option<(Arc<DataSet>, String)>>,
+}
+
+impl Stored {
+    fn new() -> Self {
+        Stored { offered_key: StoredValue::new(None), images: StoredValue::new(None) }
+    }
+
+    /// The id of `data`'s stored handles: the same while the data set is the same.
+    fn images_id(&self, data: &Arc<DataSet>) -> String {
+        if let Some((kept, id)) = self.images.get_value()
+            && Arc::ptr_eq(&kept, data)
+        {
+            return id;
+        }
+        let id = format!("{:x}-{:x}", js_sys::Date::now() as u64, (js_sys::Math::random() * 1e12) as u64);
+        self.images.set_value(Some((data.clone(), id.clone())));
+        id
+    }
+}
+
+/// A stored session as `loadSession` gives it.
+struct Loaded {
+    key: String,
+    bytes: Vec<u8>,
+    /// The data set's file handles, when the session file leaves its images to the store.
+    images: Option<Vec<(String, web_sys::Blob)>>,
+    images_id: Option<String>,
+}
+
+impl Loaded {
+    fn from_js(value: &JsValue) -> Option<Loaded> {
+        let field = |name: &str| Reflect::get(value, &JsValue::from_str(name)).ok();
+        let bytes = field("bytes")?.dyn_into::<Uint8Array>().ok()?.to_vec();
+        let images = field("images").filter(Array::is_array).map(|list| {
+            Array::from(&list)
+                .iter()
+                .filter_map(|entry| {
+                    let path = Reflect::get(&entry, &"path".into()).ok()?.as_string()?;
+                    let file = Reflect::get(&entry, &"file".into()).ok()?.dyn_into::<web_sys::Blob>().ok()?;
+                    Some((path, file))
+                })
+                .collect()
+        });
+        Some(Loaded { key: field("key")?.as_string()?, bytes, images, images_id: field("imagesId")?.as_string() })
+    }
+}
+
+/// `[{path, file}]` for the store: the browser's own file where the data set keeps one, a
+/// blob of the bytes otherwise.
+fn image_handles(data: &DataSet) -> Result<Array, String> {
+    let list = Array::new();
+    for image in &data.images {
+        let blob = match (browser_blob(image), image.held()) {
+            (Some(blob), _) => blob.clone(),
+            (None, Some(bytes)) => {
+                let parts = Array::of1(&Uint8Array::from(&bytes[..]));
+                web_sys::Blob::new_with_u8_array_sequence(&parts).map_err(|e| js_error(&e))?
+            }
+            (None, None) => return Err(format!("{}: its file is not available", image.path)),
+        };
+        let entry = Object::new();
+        let _ = Reflect::set(&entry, &"path".into(), &JsValue::from_str(&image.path));
+        let _ = Reflect::set(&entry, &"file".into(), &blob);
+        list.push(&entry);
+    }
+    Ok(list)
+}
 
 /// What the session bar says; `data-state` carries the kind for tests and styles.
 #[derive(Debug, Clone, PartialEq)]
@@ -146,17 +226,28 @@ fn restore(app: &AppState, session: Session) -> Result<(), String> {
     Ok(())
 }
 
-/// Saves the page's session in the browser's storage, saying how it went.
-async fn save(app: AppState, status: RwSignal<Status>) {
+/// Saves the page's session in the browser's storage, saying how it went. A data set held in
+/// memory goes inside the session file; one kept as the browser's files goes beside it as their
+/// handles (no copy of its bytes passes through the page).
+async fn save(app: AppState, status: RwSignal<Status>, stored: Stored) {
     let Some(session) = snapshot(&app) else { return };
-    let bytes = match session.to_bytes() {
-        Ok(bytes) => bytes,
+    let data = session.data.clone().expect("a snapshot has a data set");
+    let written = if data.all_held() {
+        session.to_bytes().map(|bytes| (bytes, JsValue::UNDEFINED, String::new())).map_err(|e| e.to_string())
+    } else {
+        image_handles(&data).and_then(|handles| {
+            let bytes = session.to_bytes_without_images().map_err(|e| e.to_string())?;
+            Ok((bytes, handles.into(), stored.images_id(&data)))
+        })
+    };
+    let (bytes, handles, images_id) = match written {
+        Ok(written) => written,
         Err(e) => return status.set(Status::Failed(format!("Not saved in this browser: {e}."))),
     };
     let summary = describe(&session.contents());
     let array = Uint8Array::from(&bytes[..]);
     drop(bytes);
-    match awaited(save_session(&array)).await {
+    match awaited(save_session(&array, &handles, &images_id)).await {
         // The save that follows a restore stores what was restored: "Restored …" still says it.
         Ok(_) if matches!(status.get_untracked(), Status::Restored(ref text) if !text.ends_with(KEPT)) => {
             status.update(|s| {
@@ -174,24 +265,73 @@ async fn save(app: AppState, status: RwSignal<Status>) {
     }
 }
 
-/// Reads a session file's bytes into the page; `what` names where they came from.
-async fn open_session(app: AppState, status: RwSignal<Status>, bytes: Vec<u8>, what: String) -> bool {
+/// Reads a session file's bytes into the page; `what` names where they came from. A file that
+/// leaves its images to the browser's storage gets them from `images` (read again, as when they
+/// were first given: a file gone since is named).
+async fn open_session(
+    app: AppState,
+    status: RwSignal<Status>,
+    bytes: Vec<u8>,
+    images: Option<Vec<(String, web_sys::Blob)>>,
+    what: String,
+) -> Result<Arc<DataSet>, ()> {
     status.set(Status::Working(format!("Restoring {what}…")));
     yield_to_browser().await;
-    let restored = Session::from_bytes(&bytes).map_err(|e| e.to_string()).and_then(|session| {
+    let session = match (Session::images_elsewhere(&bytes), images) {
+        (Ok(true), Some(images)) => {
+            let reading = |done, total| status.set(Status::Working(format!("Restoring {what}: its images, {done} of {total}…")));
+            let data = read_files_kept(images, reading).await;
+            Session::from_bytes_with_images(&bytes, data)
+        }
+        (Ok(true), None) => {
+            status.set(Status::Failed(format!(
+                "Could not restore {what}: its images are no longer in this browser's storage."
+            )));
+            return Err(());
+        }
+        _ => Session::from_bytes(&bytes),
+    };
+    let restored = session.map_err(|e| e.to_string()).and_then(|session| {
         let summary = session.contents();
-        restore(&app, session).map(|()| summary)
+        let data = session.data.clone();
+        restore(&app, session).map(|()| (summary, data))
     });
     match restored {
-        Ok(summary) => {
+        Ok((summary, data)) => {
             status.set(Status::Restored(format!("Restored {what}: {}.", describe(&summary))));
-            true
+            data.ok_or(())
         }
         Err(e) => {
             status.set(Status::Failed(format!("Could not restore {what}: {e}.")));
-            false
+            Err(())
         }
     }
+}
+
+/// Downloads the session as one file, images included (read from the browser's files where
+/// the data set keeps those).
+async fn export_session(app: &AppState, status: RwSignal<Status>) -> Result<(), String> {
+    let Some(mut session) = snapshot(app) else {
+        return Err("Nothing to export yet: bring a data set first (step 1).".into());
+    };
+    let data = session.data.clone().expect("a snapshot has a data set");
+    if !data.all_held() {
+        let total = data.total_bytes();
+        if total > EXPORT_LIMIT_BYTES {
+            return Err(format!(
+                "Could not export: its images take {:.1} GB, more than the {:.0} GB a session file made in this page can carry. The session stays kept in this browser.",
+                total as f64 / 1e9,
+                EXPORT_LIMIT_BYTES as f64 / 1e9
+            ));
+        }
+        let previous = status.get_untracked();
+        status.set(Status::Working(format!("Reading {} images for the export…", data.images.len())));
+        let held = data.with_bytes_held().await.map_err(|e| format!("Could not export: {e}."));
+        status.set(previous);
+        session.data = Some(Arc::new(held?));
+    }
+    let bytes = session.to_bytes().map_err(|e| format!("Could not export: {e}."))?;
+    download(EXPORT_NAME, &bytes, "application/zip").map_err(|e| format!("Could not export: {e}."))
 }
 
 /// The session bar: what is saved, the offer to restore after a reload, export, import, forget.
@@ -200,6 +340,7 @@ pub fn SessionBar() -> impl IntoView {
     let app = app_state();
     let status = RwSignal::new(Status::Idle);
     let offer = RwSignal::new(None::<SessionSummary>);
+    let stored = Stored::new();
     // A restore or an import sets the page's state, which asks for a save: it saves what was
     // just restored, which is harmless; a save during a restore is not possible (one thread).
 
@@ -207,9 +348,10 @@ pub fn SessionBar() -> impl IntoView {
     // rebuilt on its device).
     spawn_local(async move {
         if let Ok(value) = awaited(load_session()).await
-            && !value.is_undefined()
-            && let Ok(summary) = Session::summary(&Uint8Array::new(&value).to_vec())
+            && let Some(loaded) = Loaded::from_js(&value)
+            && let Ok(summary) = Session::summary(&loaded.bytes)
         {
+            stored.offered_key.set_value(Some(loaded.key));
             offer.set(Some(summary));
         }
     });
@@ -221,7 +363,7 @@ pub fn SessionBar() -> impl IntoView {
         app.trained.track();
         app.explore.analysis.track();
         if previous.is_some() && ready {
-            spawn_local(save(app, status));
+            spawn_local(save(app, status, stored));
         }
     });
 
@@ -229,12 +371,16 @@ pub fn SessionBar() -> impl IntoView {
     let restore_offer = move |_| {
         offer.set(None);
         spawn_local(async move {
-            match awaited(load_session()).await {
-                Ok(value) if !value.is_undefined() => {
-                    let bytes = Uint8Array::new(&value).to_vec();
-                    open_session(app, status, bytes, "the last session".into()).await;
+            match awaited(load_session()).await.map(|value| Loaded::from_js(&value)) {
+                Ok(Some(loaded)) => {
+                    stored.offered_key.set_value(Some(loaded.key));
+                    let restored = open_session(app, status, loaded.bytes, loaded.images, "the last session".into()).await;
+                    // The restored data set's handles are the stored ones: not written again.
+                    if let (Ok(data), Some(id)) = (restored, loaded.images_id) {
+                        stored.images.set_value(Some((data, id)));
+                    }
                 }
-                Ok(_) => status.set(Status::Failed("The saved session is no longer in this browser.".into())),
+                Ok(None) => status.set(Status::Failed("The saved session is no longer in this browser.".into())),
                 Err(e) => status.set(Status::Failed(format!("Could not read the saved session: {e}."))),
             }
         });
@@ -242,20 +388,19 @@ pub fn SessionBar() -> impl IntoView {
     let forget = move |_| {
         offer.set(None);
         spawn_local(async move {
-            status.set(match awaited(forget_session()).await {
+            let offered = stored.offered_key.get_value().map_or(JsValue::UNDEFINED, |k| JsValue::from_str(&k));
+            status.set(match awaited(forget_session(&offered)).await {
                 Ok(_) => Status::Forgotten,
                 Err(e) => Status::Failed(format!("Could not forget the session: {e}.")),
             });
         });
     };
-    let export = move |_| match snapshot(&app).map(|s| s.to_bytes()) {
-        None => status.set(Status::Failed("Nothing to export yet: bring a data set first (step 1).".into())),
-        Some(Err(e)) => status.set(Status::Failed(format!("Could not export: {e}."))),
-        Some(Ok(bytes)) => {
-            if let Err(e) = download(EXPORT_NAME, &bytes, "application/zip") {
-                status.set(Status::Failed(format!("Could not export: {e}.")));
+    let export = move |_| {
+        spawn_local(async move {
+            if let Err(e) = export_session(&app, status).await {
+                status.set(Status::Failed(e));
             }
-        }
+        })
     };
     let import = move |ev: leptos::ev::Event| {
         let input: web_sys::HtmlInputElement = event_target(&ev);
@@ -266,7 +411,7 @@ pub fn SessionBar() -> impl IntoView {
             match file {
                 Ok(file) => {
                     offer.set(None);
-                    open_session(app, status, file.bytes, file.name).await;
+                    let _ = open_session(app, status, file.bytes, None, file.name).await;
                 }
                 Err(e) => status.set(Status::Failed(e)),
             }

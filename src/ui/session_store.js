@@ -1,13 +1,32 @@
-// The browser side of sessions (src/ui/session.rs): the newest session file in IndexedDB, and
+// The browser side of sessions (src/ui/session.rs): each tab's newest session in IndexedDB, and
 // the page's form settings read from and written back into its fields.
 //
-// One record, written in one transaction: a second tab saving at the same time replaces it
-// whole or not at all, never leaves half of each. A failed write (the storage quota, a private
-// window) rejects with the browser's own error name, and the record before it stays.
+// Each tab saves under its own key (an id kept in sessionStorage, which a reload keeps): a
+// second tab of the page never replaces the first's session, and a reload offers the tab's own
+// session, or, in a new tab, the newest of any. Only the newest few are kept.
+//
+// A data set of picked files is saved as the browser's `File` handles, beside a session file
+// without its images (`images:<id>`, written once per data set and shared while a session
+// refers to it). Every save is one transaction: a session and its images are stored together
+// or not at all. A failed write (the storage quota, a private window) rejects with the
+// browser's own error name, and what was stored before stays.
 
 const DB = "layerlens";
 const STORE = "sessions";
-const KEY = "last";
+const LEGACY = "last"; // the single record of earlier versions, offered until replaced
+const KEEP = 3;
+const SESSION = "session:";
+const IMAGES = "images:";
+
+/** This tab's id: the same across reloads, another in a new tab. */
+function tabKey() {
+  let id = sessionStorage.getItem("layerlens-tab");
+  if (!id) {
+    id = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`;
+    sessionStorage.setItem("layerlens-tab", id);
+  }
+  return SESSION + id;
+}
 
 function open() {
   return new Promise((ok, fail) => {
@@ -18,46 +37,103 @@ function open() {
   });
 }
 
+/** Runs `work(store, done)` in one transaction; resolves with what `done` was given once the
+ * transaction has committed. */
 function transaction(mode, work) {
   return open().then((db) => new Promise((ok, fail) => {
     const tx = db.transaction(STORE, mode);
-    const result = work(tx.objectStore(STORE));
-    tx.oncomplete = () => { db.close(); ok(result.result); };
-    tx.onerror = tx.onabort = () => { db.close(); fail(tx.error || result.error); };
+    let result;
+    work(tx.objectStore(STORE), (value) => { result = value; });
+    tx.oncomplete = () => { db.close(); ok(result); };
+    tx.onerror = tx.onabort = (event) => { db.close(); fail(tx.error || event?.target?.error); };
   }));
+}
+
+/** Every stored record as [key, value], in one request each for keys and values. */
+function everything(store, then) {
+  const keys = store.getAllKeys();
+  keys.onsuccess = () => {
+    const values = store.getAll();
+    values.onsuccess = () => then(keys.result.map((k, i) => [k, values.result[i]]));
+  };
+}
+
+/** Deletes sessions beyond the newest KEEP, and images no kept session refers to. */
+function prune(store, records, written) {
+  const sessions = records.filter(([k]) => typeof k === "string" && k.startsWith(SESSION));
+  for (const [key, value] of written) {
+    const i = sessions.findIndex(([k]) => k === key);
+    if (i >= 0) sessions[i] = [key, value]; else sessions.push([key, value]);
+  }
+  sessions.sort(([, a], [, b]) => b.saved - a.saved);
+  const kept = sessions.slice(0, KEEP);
+  for (const [key] of sessions.slice(KEEP)) store.delete(key);
+  const used = new Set(kept.map(([, v]) => v.imagesId).filter(Boolean));
+  for (const [key] of records) {
+    if (typeof key === "string" && key.startsWith(IMAGES) && !used.has(key.slice(IMAGES.length))) store.delete(key);
+  }
+  if (kept.length > 0 && records.some(([k]) => k === LEGACY)) store.delete(LEGACY);
 }
 
 function failure(error) {
   return `${error?.name || "Error"}: ${error?.message || error}`;
 }
 
-/** Stores a session file's bytes; rejects with "Name: message" when the browser refuses. */
-export async function saveSession(bytes) {
+/** Stores this tab's session: the session file's bytes, and, when its images are not in it,
+ * their handles ([{path, file}]) under `imagesId` (stored once per id). Rejects with
+ * "Name: message" when the browser refuses. */
+export async function saveSession(bytes, images, imagesId) {
   // Tests stand in for a full disk with this hook (tests/e2e/session.test.mjs).
   if (globalThis.layerlensSessionTestHooks?.quotaExceeded) {
     throw failure(new DOMException("the quota has been exceeded (simulated)", "QuotaExceededError"));
   }
+  const key = tabKey();
+  const record = { saved: Date.now(), session: new Blob([bytes]), imagesId: images ? imagesId : null };
   try {
-    await transaction("readwrite", (store) => store.put(new Blob([bytes]), KEY));
+    await transaction("readwrite", (store) => everything(store, (records) => {
+      if (images && !records.some(([k]) => k === IMAGES + imagesId)) store.put({ images }, IMAGES + imagesId);
+      store.put(record, key);
+      prune(store, records, [[key, record]]);
+    }));
   } catch (error) {
     throw failure(error);
   }
 }
 
-/** The stored session file's bytes, or undefined when there is none. */
+/** The session to offer: this tab's, or the newest of any tab. `{ key, bytes, images }`
+ * (`images` the stored handles and `imagesId` their id, or undefined when the file holds its
+ * images or they are gone), or undefined when there is none. */
 export async function loadSession() {
   try {
-    const blob = await transaction("readonly", (store) => store.get(KEY));
-    return blob ? new Uint8Array(await blob.arrayBuffer()) : undefined;
+    const found = await transaction("readonly", (store, done) => everything(store, (records) => {
+      const own = records.find(([k]) => k === tabKey());
+      const newest = records
+        .filter(([k]) => typeof k === "string" && k.startsWith(SESSION))
+        .sort(([, a], [, b]) => b.saved - a.saved)[0];
+      const legacy = records.find(([k]) => k === LEGACY);
+      const [key, value] = own || newest || legacy || [];
+      if (!key) return done(undefined);
+      const blob = value instanceof Blob ? value : value.session;
+      const images = value.imagesId ? records.find(([k]) => k === IMAGES + value.imagesId)?.[1]?.images : undefined;
+      done({ key, blob, images, imagesId: images ? value.imagesId : undefined });
+    }));
+    if (!found) return undefined;
+    const bytes = new Uint8Array(await found.blob.arrayBuffer());
+    return { key: found.key, bytes, images: found.images, imagesId: found.imagesId };
   } catch (error) {
     throw failure(error);
   }
 }
 
-/** Deletes the stored session. */
-export async function forgetSession() {
+/** Deletes this tab's stored session, and `key` (one `loadSession` gave: the session this
+ * tab offered or restored) when given, with the images only they referred to. */
+export async function forgetSession(key) {
   try {
-    await transaction("readwrite", (store) => store.delete(KEY));
+    await transaction("readwrite", (store) => everything(store, (records) => {
+      const gone = new Set([tabKey(), key].filter(Boolean));
+      for (const k of gone) store.delete(k);
+      prune(store, records.filter(([k]) => !gone.has(k)), []);
+    }));
   } catch (error) {
     throw failure(error);
   }

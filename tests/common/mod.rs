@@ -61,3 +61,42 @@ pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
 /// Per-layer tolerances of the fixture README (float32 CPU implementation).
 pub const CPU_TOLERANCES: [(&str, f32); 5] =
     [("pool1", 1e-5), ("fire9", 1e-4), ("conv10", 1e-4), ("logits", 1e-5), ("prob", 5e-6)];
+
+/// A file kept outside the data set, as the page keeps a browser `File`: read on each use,
+/// counting the reads.
+pub struct KeptElsewhere {
+    pub bytes: Vec<u8>,
+    pub reads: std::sync::atomic::AtomicUsize,
+}
+
+impl layerlens::data::dataset::ByteSource for KeptElsewhere {
+    fn read(&self) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Vec<u8>, String>> + '_>> {
+        self.reads.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Box::pin(async move { Ok(self.bytes.clone()) })
+    }
+    fn size(&self) -> u64 {
+        self.bytes.len() as u64
+    }
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
+/// The same data set with every image kept elsewhere, as a folder picked in the page is; its
+/// sources, to count their reads.
+pub fn kept_elsewhere(
+    data: &layerlens::data::dataset::DataSet,
+) -> (layerlens::data::dataset::DataSet, Vec<std::sync::Arc<KeptElsewhere>>) {
+    let mut builder = layerlens::data::dataset::DataSetBuilder::new();
+    let mut sources = Vec::new();
+    for image in &data.images {
+        let bytes = image.held().expect("a data set read into memory").to_vec();
+        let source = std::sync::Arc::new(KeptElsewhere { bytes: bytes.clone(), reads: 0.into() });
+        builder.add_file_elsewhere(&image.path, &bytes, source.clone());
+        sources.push(source);
+    }
+    for rejected in &data.rejected {
+        builder.reject(rejected.path.clone(), rejected.reason.clone());
+    }
+    (builder.finish(), sources)
+}

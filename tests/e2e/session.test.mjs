@@ -3,12 +3,14 @@
 // the exported CSVs); "Export session" then "Import session" in a fresh browser profile restores
 // them too; damaged and foreign files are refused with a message; a full storage quota is
 // reported and the session stays in the tab; "Forget this session" leaves nothing to restore.
+// A dropped folder is kept as the browser's file handles, in the tab and in storage: a reload
+// restores it from them, exactly; each tab keeps its own session.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { FIXTURES, launchChromium, serveDist, waitForBackend } from "./helpers.mjs";
+import { FIXTURES, dropFolder, launchChromium, loadFixtureWeights, serveDist, waitForBackend } from "./helpers.mjs";
 
 let server;
 let browser;
@@ -143,4 +145,134 @@ test("a reload, and an export imported elsewhere, restore the session exactly", 
   assert.equal(await other.$("#session-offer"), null, "nothing to restore after forgetting");
   assert.deepEqual(errors, []);
   await fresh.close();
+});
+
+/** `per` images of each class of tests/fixtures/digits3, as a folder `top` to drop. */
+async function digitsFolder(top, per) {
+  const files = [];
+  for (const cls of ["0", "1", "2"]) {
+    for (const name of (await readdir(join(FIXTURES, "digits3", cls))).sort().slice(0, per)) {
+      files.push({ path: `${top}/${cls}/${name}`, bytes: await readFile(join(FIXTURES, "digits3", cls, name)) });
+    }
+  }
+  return files;
+}
+
+/** The page's IndexedDB records: { key: what it holds }, for the sessions and their images. */
+function storedRecords(page) {
+  return page.evaluate(() => new Promise((ok, fail) => {
+    const open = indexedDB.open("layerlens", 1);
+    open.onerror = () => fail(open.error);
+    open.onsuccess = () => {
+      const store = open.result.transaction("sessions").objectStore("sessions");
+      const keys = store.getAllKeys();
+      const values = store.getAll();
+      values.onsuccess = () => {
+        const out = {};
+        keys.result.forEach((key, i) => {
+          const v = values.result[i];
+          out[key] = v.images
+            ? { images: v.images.length, files: v.images.every((e) => e.file instanceof Blob), paths: v.images.map((e) => e.path) }
+            : { imagesId: v.imagesId ?? null, sessionBytes: v.session?.size };
+        });
+        open.result.close();
+        ok(out);
+      };
+    };
+  }));
+}
+
+test("a dropped folder is kept as the browser's files: a reload restores it from them, and each tab keeps its own session", { timeout: 600_000 }, async () => {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 1000 } });
+  const errors = [];
+  const open = async () => {
+    const page = await context.newPage();
+    page.on("pageerror", (e) => errors.push(e.message));
+    await page.goto(`${server.url}?backend=cpu`);
+    await waitForBackend(page);
+    return page;
+  };
+  const first = await open();
+  await loadFixtureWeights(first);
+  await dropFolder(first, "#dataset", await digitsFolder("mine", 8));
+  await first.waitForSelector("#dataset-summary");
+  await first.fill("#analysis-iterations", "150");
+  await first.click("#analyze-run");
+  await waitForExplore(first);
+  await statusSays(first, "saved", /24 images in 3 classes and an analysis/);
+  const original = await explored(first);
+  assert.equal(original.files["map-prob.csv"].trim().split("\n").length, 1 + 9, "a header and a row per validation image (3 of each class's 8)");
+
+  // Stored: the session file without the images, and the 24 files' handles beside it.
+  let records = await storedRecords(first);
+  const sessions = Object.entries(records).filter(([k]) => k.startsWith("session:"));
+  assert.equal(sessions.length, 1, JSON.stringify(records));
+  const [, firstSession] = sessions[0];
+  const images = records[`images:${firstSession.imagesId}`];
+  assert.ok(images, `the handles are stored beside the session: ${JSON.stringify(records)}`);
+  assert.equal(images.images, 24);
+  assert.ok(images.files, "stored as Blobs (the browser's files), not as bytes in the session");
+  assert.ok(images.paths.includes("mine/1/" + (await readdir(join(FIXTURES, "digits3", "1"))).sort()[0]));
+
+  // A second tab: offered the newest session, but its own work does not replace the first's.
+  const second = await open();
+  await second.waitForSelector("#session-offer", { timeout: 30_000 });
+  assert.match(await second.textContent("#session-offer"), /24 images in 3 classes and an analysis/);
+  await dropFolder(second, "#dataset", await digitsFolder("other", 4));
+  await statusSays(second, "saved", /12 images in 3 classes/);
+  records = await storedRecords(first);
+  assert.equal(Object.keys(records).filter((k) => k.startsWith("session:")).length, 2, "one session per tab");
+  assert.equal(Object.keys(records).filter((k) => k.startsWith("images:")).length, 2, "and each its own files");
+
+  // The first tab reloaded: its own session, its images read again from the stored files.
+  await first.reload();
+  await waitForBackend(first);
+  await first.waitForSelector("#session-offer", { timeout: 30_000 });
+  assert.match(await first.textContent("#session-offer"), /24 images in 3 classes and an analysis/);
+  await first.click("#session-restore");
+  await waitForExplore(first);
+  assert.equal(await first.$eval("#session-status", (e) => e.dataset.state), "restored");
+  assert.match(await first.textContent("#dataset-summary"), /^24 images in 3 classes\./);
+  assert.deepEqual(await explored(first), original, "the reload restored the same maps and tables");
+  // A point's image is shown from the stored file.
+  await first.click("#ambiguity-table .ambiguity-row");
+  await first.waitForFunction(() => {
+    const img = document.querySelector("#selection img");
+    return img && img.complete && img.naturalWidth > 0;
+  }, null, { timeout: 30_000 });
+  // Restoring stored nothing twice: the same handles serve the restored data set.
+  await statusSays(first, "restored", /Kept in this browser/);
+  records = await storedRecords(first);
+  assert.equal(Object.keys(records).filter((k) => k.startsWith("images:")).length, 2, JSON.stringify(Object.keys(records)));
+
+  // Export reads the files into one session file, which restores in the other tab, exactly.
+  const exported = await downloaded(first, "#session-export");
+  const file = join(scratch, "kept-files-session.zip");
+  await writeFile(file, exported);
+  await second.setInputFiles("#session-import", file);
+  await waitForExplore(second);
+  assert.deepEqual(await explored(second), original, "the export carried the images");
+
+  // Stored files gone (storage cleared by the browser): the restore says so, nothing breaks.
+  await first.evaluate(() => new Promise((ok) => {
+    const open = indexedDB.open("layerlens", 1);
+    open.onsuccess = () => {
+      const tx = open.result.transaction("sessions", "readwrite");
+      const store = tx.objectStore("sessions");
+      const keys = store.getAllKeys();
+      keys.onsuccess = () => { for (const k of keys.result) if (String(k).startsWith("images:")) store.delete(k); };
+      tx.oncomplete = () => { open.result.close(); ok(); };
+    };
+  }));
+  await first.reload();
+  await waitForBackend(first);
+  await first.waitForSelector("#session-offer", { timeout: 30_000 });
+  await first.click("#session-restore");
+  await statusSays(first, "failed", /Could not restore the last session: its images are no longer in this browser's storage/);
+  await loadFixtureWeights(first);
+  await dropFolder(first, "#dataset", await digitsFolder("again", 2));
+  await first.waitForSelector("#dataset-summary");
+  assert.match(await first.textContent("#dataset-summary"), /^6 images in 3 classes\./, "the page goes on");
+  assert.deepEqual(errors, []);
+  await context.close();
 });

@@ -100,7 +100,7 @@ pub fn SelectionDetails() -> impl IntoView {
         if !old.is_empty() {
             let _ = web_sys::Url::revoke_object_url(&old);
         }
-        image_url.set(crate::ui::browser_files::object_url(&set.images[p.image].bytes, "").unwrap_or_default());
+        image_url.set(crate::ui::browser_files::image_object_url(&set.images[p.image]).unwrap_or_default());
     });
     let selected = move || {
         let data = state.data.get()?;
