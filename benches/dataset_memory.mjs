@@ -1,7 +1,7 @@
 // The tab's memory with a large labelled data set loaded (issue: "a 1,000-photo set of
 // multi-megapixel JPEGs fits comfortably — measure and report the tab's memory").
 //
-//   node benches/dataset_memory.mjs [--count 1000] [--width 3000] [--height 2000] [--classes 4] [--work]
+//   node benches/dataset_memory.mjs [--count 1000] [--width 3000] [--height 2000] [--classes 4] [--work] [--dist DIR]
 //
 // With --work, it then goes on through one epoch of fine-tuning (the fixture's random weights,
 // mini-batches of 32, no augmentation) and the analysis (300 t-SNE iterations), sampling the
@@ -68,7 +68,10 @@ const rendererRss = () => {
   return out.split("\n").filter((l) => l.includes("--type=renderer")).reduce((s, l) => s + Number(l.trim().split(/\s+/)[0]) * 1024, 0);
 };
 
-const server = await serveDist();
+// --dist DIR serves another build (a copy, so a rebuild of dist/ during a long run cannot pull
+// the worker's wasm out from under it).
+const distAt = process.argv.indexOf("--dist");
+const server = await serveDist(distAt > 0 ? { dist: process.argv[distAt + 1] } : {});
 const browser = await launchChromium();
 try {
   const page = await browser.newPage();

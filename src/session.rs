@@ -86,6 +86,11 @@ struct Manifest {
     /// it ([`Session::to_bytes_without_images`]).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     images_elsewhere: bool,
+    /// The images are not in the file, only their thumbnails (`thumbnails/<n>`, PNG): a session
+    /// exported to show its maps and tables, without the data set's bytes
+    /// ([`Session::to_bytes_with_thumbnails`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    thumbnails_only: bool,
     /// Files that were not taken when the data set was read, and why.
     rejected: Vec<(String, String)>,
     validation: Option<Vec<usize>>,
@@ -97,6 +102,41 @@ fn file_entry(index: usize) -> String {
     format!("files/{index}")
 }
 
+fn thumbnail_entry(index: usize) -> String {
+    format!("thumbnails/{index}")
+}
+
+/// What a session file carries of its data set's images.
+#[derive(Clone, Copy, PartialEq)]
+enum ImagesIn {
+    /// The files themselves.
+    File,
+    /// Nothing: the store keeps their handles beside the file.
+    Store,
+    /// Their thumbnails only.
+    Thumbnails,
+}
+
+/// An image of a session exported without its images: Explore shows its thumbnail, and a step
+/// that needs the image itself says why it cannot have it.
+#[derive(Debug)]
+pub struct NotInSessionFile;
+
+impl crate::data::dataset::ByteSource for NotInSessionFile {
+    fn read(&self) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Vec<u8>, String>> + '_>> {
+        Box::pin(async {
+            Err("this session was exported without its images: bring the data set again (step 1) to train or analyse"
+                .to_string())
+        })
+    }
+    fn size(&self) -> u64 {
+        0
+    }
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
 impl Session {
     /// The session file's bytes, images included: every image's bytes must be in memory
     /// ([`DataSet::with_bytes_held`]).
@@ -104,23 +144,43 @@ impl Session {
         if let Some(image) = self.data.iter().flat_map(|d| d.images.iter()).find(|i| i.held().is_none()) {
             return Err(SessionError::Write(format!("{} is not in memory", image.path)));
         }
-        self.write(true)
+        self.write(ImagesIn::File)
     }
 
     /// The session file without its images, for a store that keeps the images' own handles
     /// beside it (the browser's storage holds `File`s as references, not copies): gigabytes of
     /// photos are not copied, and [`Session::from_bytes_with_images`] puts them back.
     pub fn to_bytes_without_images(&self) -> Result<Vec<u8>, SessionError> {
-        self.write(false)
+        self.write(ImagesIn::Store)
     }
 
-    fn write(&self, with_images: bool) -> Result<Vec<u8>, SessionError> {
+    /// The session file with each image's thumbnail instead of the image: everything Explore
+    /// shows (maps, tables, thumbnails) in a small file to share; training and analysing again
+    /// need the data set brought back.
+    pub fn to_bytes_with_thumbnails(&self) -> Result<Vec<u8>, SessionError> {
+        self.write(ImagesIn::Thumbnails)
+    }
+
+    /// Whether this session's images are all missing (it came from a file exported with
+    /// thumbnails only): saving it again can only keep the thumbnails.
+    pub fn has_thumbnails_only(&self) -> bool {
+        self.data.as_ref().is_some_and(|d| {
+            !d.images.is_empty()
+                && d.images.iter().all(|i| match &i.content {
+                    crate::data::dataset::ImageBytes::Elsewhere(source) => source.as_any().is::<NotInSessionFile>(),
+                    crate::data::dataset::ImageBytes::Held(_) => false,
+                })
+        })
+    }
+
+    fn write(&self, images: ImagesIn) -> Result<Vec<u8>, SessionError> {
         let manifest = Manifest {
             format: FORMAT.into(),
             version: VERSION,
             saved_at_ms: self.saved_at_ms,
             files: self.data.as_ref().map(|d| d.images.iter().map(|i| i.path.clone()).collect()),
-            images_elsewhere: !with_images && self.data.is_some(),
+            images_elsewhere: images == ImagesIn::Store && self.data.is_some(),
+            thumbnails_only: images == ImagesIn::Thumbnails && self.data.is_some(),
             rejected: self
                 .data
                 .as_ref()
@@ -142,10 +202,25 @@ impl Session {
             zip.start_file(WEIGHTS, stored).map_err(|e| write(&e))?;
             zip.write_all(&bytes).map_err(|e| write(&e))?;
         }
-        for (index, image) in self.data.iter().flat_map(|d| d.images.iter()).enumerate().filter(|_| with_images) {
-            let bytes = image.held().ok_or_else(|| SessionError::Write(format!("{} is not in memory", image.path)))?;
-            zip.start_file(file_entry(index), stored).map_err(|e| write(&e))?;
-            zip.write_all(bytes).map_err(|e| write(&e))?;
+        for (index, image) in self.data.iter().flat_map(|d| d.images.iter()).enumerate() {
+            match images {
+                ImagesIn::File => {
+                    let bytes =
+                        image.held().ok_or_else(|| SessionError::Write(format!("{} is not in memory", image.path)))?;
+                    zip.start_file(file_entry(index), stored).map_err(|e| write(&e))?;
+                    zip.write_all(bytes).map_err(|e| write(&e))?;
+                }
+                ImagesIn::Thumbnails => {
+                    let mut png = Vec::new();
+                    image
+                        .thumbnail
+                        .write_to(&mut Cursor::new(&mut png), image::ImageFormat::Png)
+                        .map_err(|e| write(&e))?;
+                    zip.start_file(thumbnail_entry(index), stored).map_err(|e| write(&e))?;
+                    zip.write_all(&png).map_err(|e| write(&e))?;
+                }
+                ImagesIn::Store => {}
+            }
         }
         Ok(zip.finish().map_err(|e| write(&e))?.into_inner())
     }
@@ -173,6 +248,7 @@ impl Session {
         let manifest = read_manifest(&mut archive)?;
         let data = match (&manifest.files, images) {
             (None, _) => None,
+            (Some(paths), None) if manifest.thumbnails_only => Some(Arc::new(thumbnails_only(&mut archive, paths, &manifest.rejected)?)),
             (Some(_), None) if manifest.images_elsewhere => {
                 return Err(SessionError::Damaged(
                     "its images were kept by the browser that saved it, not in the file".into(),
@@ -259,6 +335,44 @@ impl Session {
             analysed: manifest.analysis.is_some(),
         })
     }
+}
+
+/// The data set of a file exported with thumbnails only: its classes and order as the paths
+/// say (they were written in the data set's order), each image's thumbnail from its entry, and
+/// no bytes ([`NotInSessionFile`]).
+fn thumbnails_only(
+    archive: &mut zip::ZipArchive<Cursor<&[u8]>>,
+    paths: &[String],
+    rejected: &[(String, String)],
+) -> Result<DataSet, SessionError> {
+    let labels = paths
+        .iter()
+        .map(|p| crate::data::dataset::label_of(p).ok_or_else(|| SessionError::Damaged(format!("{p} has no class folder"))))
+        .collect::<Result<Vec<_>, _>>()?;
+    let classes: Vec<String> =
+        labels.iter().map(|l| l.to_string()).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+    let missing: Arc<dyn crate::data::dataset::ByteSource> = Arc::new(NotInSessionFile);
+    let mut images = Vec::with_capacity(paths.len());
+    for (index, (path, label)) in paths.iter().zip(labels).enumerate() {
+        let name = thumbnail_entry(index);
+        let png = read_entry(archive, &name)?;
+        let thumbnail = image::load_from_memory_with_format(&png, image::ImageFormat::Png)
+            .map_err(|e| SessionError::Damaged(format!("{name}: {e}")))?
+            .to_rgb8();
+        let (w, h) = thumbnail.dimensions();
+        let side = crate::data::dataset::THUMBNAIL_SIZE;
+        if w == 0 || h == 0 || w > side || h > side {
+            return Err(SessionError::Damaged(format!("{name}: a thumbnail of {w}×{h}")));
+        }
+        images.push(crate::data::dataset::LabelledImage {
+            path: path.clone(),
+            class: classes.binary_search_by(|c| c.as_str().cmp(label)).expect("collected above"),
+            content: crate::data::dataset::ImageBytes::Elsewhere(missing.clone()),
+            thumbnail,
+        });
+    }
+    let rejected = rejected.iter().map(|(path, reason)| Rejected { path: path.clone(), reason: reason.clone() }).collect();
+    Ok(DataSet { classes, images, rejected })
 }
 
 /// An analysis that does not fit its data set would have the page look past its images or

@@ -134,6 +134,41 @@ fn a_session_kept_beside_its_images_comes_back_with_them() {
     assert!(error.to_string().contains(&format!("1 of its 12 images could not be read again, {gone} first")), "{error}");
 }
 
+/// A session exported with thumbnails only: small, and it shows the same Explore (maps,
+/// tables, thumbnails) in another browser; a step that needs an image says it is not there.
+#[test]
+fn a_session_exported_with_thumbnails_only_shows_the_same_and_says_what_it_lacks() {
+    let saved = session();
+    let small = saved.to_bytes_with_thumbnails().unwrap();
+    let data = saved.data.as_ref().unwrap();
+    let entries: Vec<String> =
+        zip::ZipArchive::new(Cursor::new(&small[..])).unwrap().file_names().map(|n| n.unwrap().to_string()).collect();
+    assert!(!entries.iter().any(|e| e.starts_with("files/")), "no image in the file: {entries:?}");
+    assert_eq!(entries.iter().filter(|e| e.starts_with("thumbnails/")).count(), 12);
+    let restored = Session::from_bytes(&small).unwrap();
+    assert!(restored.has_thumbnails_only() && !saved.has_thumbnails_only());
+    let after = restored.data.as_ref().unwrap();
+    assert_eq!((&after.classes, &after.rejected), (&data.classes, &data.rejected));
+    for (a, b) in after.images.iter().zip(&data.images) {
+        assert_eq!((&a.path, a.class, &a.thumbnail), (&b.path, b.class, &b.thumbnail), "thumbnails exactly (PNG)");
+        let error = block_on(a.read()).unwrap_err().to_string();
+        assert!(error.contains("exported without its images: bring the data set again"), "{error}");
+    }
+    assert_eq!(restored.analysis, saved.analysis);
+    assert_eq!(restored.settings, saved.settings);
+    assert_eq!(restored.trained.as_ref().unwrap().validation, saved.trained.as_ref().unwrap().validation);
+    // Saved again (the page's store does), it stays a thumbnails-only session.
+    let again = Session::from_bytes(&restored.to_bytes_with_thumbnails().unwrap()).unwrap();
+    assert_eq!(again.analysis, saved.analysis);
+    assert!(restored.to_bytes().is_err(), "no images to write");
+
+    // A thumbnail entry damaged or too large is refused.
+    let mut broken = saved.clone();
+    Arc::make_mut(broken.data.as_mut().unwrap()).images[2].thumbnail = image::RgbImage::new(65, 10);
+    let error = Session::from_bytes(&broken.to_bytes_with_thumbnails().unwrap()).unwrap_err();
+    assert!(error.to_string().contains("thumbnails/2: a thumbnail of 65×10"), "{error}");
+}
+
 #[test]
 fn a_session_of_only_a_data_set_or_nothing_comes_back() {
     let mut partial = session();

@@ -202,3 +202,53 @@ fn pool1_sized_matrix_goes_through_device_pca_in_blocks() {
     let f = Features::from_pca_scores(dev, n, 50);
     assert_eq!((f.n, f.d), (n, 50));
 }
+
+/// When the GPU fails mid-run the page goes on on the CPU: the state after the last finished
+/// iteration (embedding, gains, momentum, iteration) carries over, so the next iterations are
+/// the ones the device would have made (to f32-vs-f64 rounding) and the run ends as well as a
+/// CPU run does.
+#[test]
+fn a_device_run_handed_to_the_cpu_goes_on_from_where_it_was() {
+    let (n, m) = (240, 12);
+    let x = blobs(n, m, 4, 7);
+    let mut config = exact_config(n, 400);
+    config.progress_every = 1;
+    let prepared = prepare(reduce(&x, n, m, &config), &config);
+    let mut on_device = DeviceOptimizer::new(prepared.clone(), &cpu_device()).expect("fits");
+    let mut handed = DeviceOptimizer::new(prepared.clone(), &cpu_device()).expect("fits");
+    for _ in 0..100 {
+        block_on(on_device.step()).unwrap();
+        block_on(handed.step()).unwrap();
+    }
+    let before = handed.embedding().to_vec();
+    let mut cpu = handed.into_cpu();
+    assert_eq!(cpu.iteration(), 100);
+    assert_eq!(cpu.embedding(), &before[..], "the embedding carries over exactly");
+    let mut worst = 0.0f64;
+    for _ in 0..5 {
+        let (a, b) = (block_on(on_device.step()).unwrap(), cpu.step().unwrap());
+        assert_eq!(a.iteration, b.iteration);
+        worst = worst.max(((a.kl.unwrap() - b.kl.unwrap()) / a.kl.unwrap()).abs());
+    }
+    eprintln!("handed over at 100: the next 5 KLs within {worst:.2e} (relative) of the device's");
+    assert!(worst < 1e-5, "the CPU did not go on from the device's state: KL differs by {worst:.2e}");
+
+    let mut reference = cpu_optimizer(prepared);
+    let (mut last_cpu, mut last_ref) = (f64::NAN, f64::NAN);
+    loop {
+        let step = cpu.step().unwrap();
+        last_cpu = step.kl.unwrap_or(last_cpu);
+        if step.finished {
+            break;
+        }
+    }
+    loop {
+        let step = reference.step().unwrap();
+        last_ref = step.kl.unwrap_or(last_ref);
+        if step.finished {
+            break;
+        }
+    }
+    assert_eq!(cpu.iteration(), 400);
+    assert!(((last_cpu - last_ref) / last_ref).abs() < 0.03, "final KL {last_cpu} vs a CPU run's {last_ref}");
+}

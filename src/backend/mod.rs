@@ -86,15 +86,22 @@ pub enum GpuFailureKind {
     Error,
 }
 
+impl GpuFailureKind {
+    /// The failure in a few words, without the driver's details (for a status line).
+    pub fn headline(&self) -> &'static str {
+        match self {
+            GpuFailureKind::OutOfMemory => "the GPU ran out of memory",
+            GpuFailureKind::Lost => "the GPU device was lost",
+            GpuFailureKind::Error => "the GPU reported an error",
+        }
+    }
+}
+
 /// A GPU failure that stopped the work. On wasm32 errors are recorded by the WebGPU watch in
 /// `webgpu_fixes.js` (wgpu's own handler would panic and abort the page) and surface here
 /// through [`read_f32`], so every GPU computation that reads back notices them.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
-#[error("{}: {message}", match kind {
-    GpuFailureKind::OutOfMemory => "the GPU ran out of memory",
-    GpuFailureKind::Lost => "the GPU device was lost",
-    GpuFailureKind::Error => "the GPU reported an error",
-})]
+#[error("{}: {message}", kind.headline())]
 pub struct GpuFailure {
     pub kind: GpuFailureKind,
     pub message: String,

@@ -60,6 +60,9 @@ pub async fn next_task() {
 thread_local! {
     /// burn allows one WebGPU initialisation per page: the first result is kept and shared.
     static DEVICE: RefCell<Option<Result<(Device, String), BackendError>>> = const { RefCell::new(None) };
+    /// The adapter's description, asked of the browser once (the backend choice and the
+    /// device's initialisation both want it; each `requestAdapter` costs a round trip).
+    static ADAPTER: RefCell<Option<Option<AdapterInfo>>> = const { RefCell::new(None) };
 }
 
 /// The WebGPU device and a description of its adapter, initialised on first call.
@@ -75,6 +78,15 @@ pub async fn webgpu_device() -> Result<(Device, String), BackendError> {
 
 /// What the browser says about its WebGPU adapter, or `None` when it offers none.
 pub async fn adapter_info() -> Option<AdapterInfo> {
+    if let Some(known) = ADAPTER.with(|a| a.borrow().clone()) {
+        return known;
+    }
+    let info = ask_adapter_info().await;
+    ADAPTER.with(|a| *a.borrow_mut() = Some(info.clone()));
+    info
+}
+
+async fn ask_adapter_info() -> Option<AdapterInfo> {
     let value = wasm_bindgen_futures::JsFuture::from(describe_webgpu_adapter()).await.ok()?;
     if value.is_null() || value.is_undefined() {
         return None;

@@ -44,8 +44,9 @@ pub enum ImageInputError {
     /// with grey and the network would train on it, so it is refused instead.
     #[error("the {format} file is cut short (it ends before its image data does); copy or export it again")]
     Truncated { format: String },
-    /// A file the page keeps a handle to could not be read again.
-    #[error("the file can no longer be read (moved, changed or deleted since it was given?): {reason}")]
+    /// A file kept elsewhere (the browser's, or one a session was exported without) could not
+    /// be read; the reason says why in the words of whoever keeps it.
+    #[error("{reason}")]
     Unreadable { reason: String },
 }
 

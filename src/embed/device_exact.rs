@@ -163,6 +163,13 @@ impl DeviceOptimizer {
         &self.device
     }
 
+    /// The same run, its remaining iterations on the CPU: the state after the last finished
+    /// iteration is held on the CPU side (a failed step changes nothing), so a GPU that is lost
+    /// or out of memory costs no iteration done.
+    pub fn into_cpu(self) -> super::optimizer::CpuOptimizer {
+        super::exact_on_cpu(self.cpu)
+    }
+
     /// The forces at any embedding `y` (N×2), computed on the device: what
     /// [`Self::step`] uses, open so tests can hold them against the CPU kernels at the
     /// same point (trajectories of f32 and f64 runs part after a few iterations: the

@@ -196,15 +196,27 @@ pub fn prepare(features: Features, config: &TsneConfig) -> Prepared {
 /// when it fits), Barnes-Hut or FFT.
 pub fn cpu_optimizer(prepared: Prepared) -> optimizer::CpuOptimizer {
     let Prepared { p, y0, method, config } = prepared;
-    let forces = match method {
-        Method::Exact if p.n <= gradient::PackedP::MAX_N && is_all_pairs(&config, method) => {
-            Forces::ExactDense(gradient::PackedP::from_sparse(&p), Default::default())
+    let forces = cpu_forces(&p, &config, method);
+    optimizer::CpuOptimizer::new(optimizer::Optimizer::new(p, y0, config), forces)
+}
+
+/// The CPU's way to compute `method`'s forces for the affinities `p`.
+fn cpu_forces(p: &affinity::SparseP, config: &TsneConfig, method: Method) -> Forces {
+    match method {
+        Method::Exact if p.n <= gradient::PackedP::MAX_N && is_all_pairs(config, method) => {
+            Forces::ExactDense(gradient::PackedP::from_sparse(p), Default::default())
         }
         Method::Exact => Forces::Exact(Default::default()),
         Method::Fft => Forces::Fft(Box::default()),
         Method::Auto | Method::BarnesHut => Forces::BarnesHut(barnes_hut::BarnesHut::new(), config.theta),
-    };
-    optimizer::CpuOptimizer::new(optimizer::Optimizer::new(p, y0, config), forces)
+    }
+}
+
+/// An optimiser that ran its exact iterations elsewhere (on a GPU that failed) goes on on the
+/// CPU from the same state — embedding, gains, momentum, iteration — so nothing it did is lost.
+pub fn exact_on_cpu(opt: optimizer::Optimizer) -> optimizer::CpuOptimizer {
+    let forces = cpu_forces(opt.affinities(), opt.config(), Method::Exact);
+    optimizer::CpuOptimizer::new(opt, forces)
 }
 
 fn is_all_pairs(config: &TsneConfig, method: Method) -> bool {

@@ -123,6 +123,11 @@ impl Optimizer {
         &self.y
     }
 
+    /// The settings it runs with.
+    pub fn config(&self) -> &TsneConfig {
+        &self.config
+    }
+
     /// The affinities being fitted.
     pub fn affinities(&self) -> &SparseP {
         &self.p

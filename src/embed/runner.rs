@@ -63,6 +63,15 @@ impl Runner {
     pub fn on_device(&self) -> bool {
         matches!(self, Runner::Device(_))
     }
+
+    /// The same run with its remaining iterations on the CPU, from the last finished one
+    /// (what the page does when the GPU fails mid-run).
+    pub fn continue_on_cpu(self) -> Runner {
+        match self {
+            Runner::Device(opt) => Runner::Cpu(Box::new(opt.into_cpu())),
+            cpu => cpu,
+        }
+    }
 }
 
 /// What [`start`] decided.

@@ -121,7 +121,11 @@ pub fn AnalyzePanel() -> impl IntoView {
                 1 => "the maps in a background worker".to_string(),
                 w => format!("the maps in {w} background workers, side by side"),
             };
-            source.set(format!("Analysing {} on {place}, {pass} image(s) per pass; {maps}.", inputs.description));
+            source.set(format!(
+                "Analysing {}: the activations on {place}, {}; {maps}.",
+                inputs.description,
+                per_pass(pass)
+            ));
             explore.clear();
             explore.hidden.set(vec![false; inputs.data.classes.len()]);
             explore.maps.set(
@@ -327,7 +331,7 @@ pub fn AnalyzePanel() -> impl IntoView {
                     let options = failure.recoveries(pass).into_iter().map(|recovery| match recovery {
                         Recovery::SmallerPasses { images_per_pass } => view! {
                             <button id="analysis-continue-gpu" on:click=move |_| launch.with_value(|go| go(Launch { on_cpu: false, pass: Some(images_per_pass) }))>
-                                {format!("Run it again on the GPU, {images_per_pass} image(s) per pass")}
+                                {format!("Run it again on the GPU, {}", per_pass(images_per_pass))}
                             </button>" "
                         }.into_any(),
                         Recovery::Cpu => view! {
@@ -347,4 +351,9 @@ pub fn AnalyzePanel() -> impl IntoView {
             }}
         </section>
     }
+}
+
+/// "1 image per pass", "8 images per pass".
+fn per_pass(images: usize) -> String {
+    format!("{images} image{} per pass", if images == 1 { "" } else { "s" })
 }

@@ -75,7 +75,11 @@ impl BrowserFile {
 
 impl ByteSource for BrowserFile {
     fn read(&self) -> Pin<Box<dyn Future<Output = Result<Vec<u8>, String>> + '_>> {
-        Box::pin(read_blob(&self.0))
+        Box::pin(async {
+            read_blob(&self.0).await.map_err(|e| {
+                format!("the file can no longer be read (moved, changed or deleted since it was given?): {e}")
+            })
+        })
     }
 
     fn size(&self) -> u64 {

@@ -232,7 +232,10 @@ fn restore(app: &AppState, session: Session) -> Result<(), String> {
 async fn save(app: AppState, status: RwSignal<Status>, stored: Stored) {
     let Some(session) = snapshot(&app) else { return };
     let data = session.data.clone().expect("a snapshot has a data set");
-    let written = if data.all_held() {
+    let written = if session.has_thumbnails_only() {
+        // Imported from a file exported without its images: there are none to keep.
+        session.to_bytes_with_thumbnails().map(|bytes| (bytes, JsValue::UNDEFINED, String::new())).map_err(|e| e.to_string())
+    } else if data.all_held() {
         session.to_bytes().map(|bytes| (bytes, JsValue::UNDEFINED, String::new())).map_err(|e| e.to_string())
     } else {
         image_handles(&data).and_then(|handles| {
@@ -308,18 +311,23 @@ async fn open_session(
     }
 }
 
-/// Downloads the session as one file, images included (read from the browser's files where
-/// the data set keeps those).
-async fn export_session(app: &AppState, status: RwSignal<Status>) -> Result<(), String> {
+/// Downloads the session as one file: with its images (read from the browser's files where
+/// the data set keeps those), or with their thumbnails only — everything Explore shows, in a
+/// small file to share.
+async fn export_session(app: &AppState, status: RwSignal<Status>, with_images: bool) -> Result<(), String> {
     let Some(mut session) = snapshot(app) else {
         return Err("Nothing to export yet: bring a data set first (step 1).".into());
     };
+    if !with_images || session.has_thumbnails_only() {
+        let bytes = session.to_bytes_with_thumbnails().map_err(|e| format!("Could not export: {e}."))?;
+        return download(EXPORT_NAME, &bytes, "application/zip").map_err(|e| format!("Could not export: {e}."));
+    }
     let data = session.data.clone().expect("a snapshot has a data set");
     if !data.all_held() {
         let total = data.total_bytes();
         if total > EXPORT_LIMIT_BYTES {
             return Err(format!(
-                "Could not export: its images take {:.1} GB, more than the {:.0} GB a session file made in this page can carry. The session stays kept in this browser.",
+                "Could not export: its images take {:.1} GB, more than the {:.0} GB a session file made in this page can carry. Export it without its images (untick \"with its images\"): the maps, tables and thumbnails. The session stays kept in this browser.",
                 total as f64 / 1e9,
                 EXPORT_LIMIT_BYTES as f64 / 1e9
             ));
@@ -395,9 +403,10 @@ pub fn SessionBar() -> impl IntoView {
             });
         });
     };
+    let with_images = RwSignal::new(true);
     let export = move |_| {
         spawn_local(async move {
-            if let Err(e) = export_session(&app, status).await {
+            if let Err(e) = export_session(&app, status, with_images.get_untracked()).await {
                 status.set(Status::Failed(e));
             }
         })
@@ -432,6 +441,11 @@ pub fn SessionBar() -> impl IntoView {
             <p id="session-status" class="status" data-state=move || status.get().kind()>{move || status.get().text()}</p>
             <p class="session-actions">
                 <button id="session-export" on:click=export>"Export session"</button>
+                <label class="check" title="Without them, the file holds the maps, tables and thumbnails: small to share, but training or analysing again needs the data set brought back">
+                    <input id="session-export-images" type="checkbox" prop:checked=with_images
+                        on:change=move |ev| with_images.set(event_target_checked(&ev)) />
+                    " with its images"
+                </label>
                 " "
                 <label class="button">"Import session… "
                     <input id="session-import" type="file" accept=".zip,application/zip" on:change=import />

@@ -206,12 +206,29 @@ pub fn TsnePanel() -> impl IntoView {
                         ));
                         coords.set(runner.embedding());
                         phase.set(Phase::Running);
-                        drive(&mut runner, &control, || phase.set(Phase::Paused), || phase.set(Phase::Running), |runner, step| {
+                        let report = |runner: &Runner, step: StepReport| {
                             if step.kl.is_some() {
                                 show(&step, &runner.embedding())
                             }
-                        })
-                        .await
+                        };
+                        let paused = || phase.set(Phase::Paused);
+                        let resumed = || phase.set(Phase::Running);
+                        let ended = drive(&mut runner, &control, paused, resumed, report).await;
+                        match ended {
+                            // The GPU failed (lost, out of memory): the iterations done are
+                            // kept on the CPU side, and the rest run there.
+                            Ended::GpuFailed(failure) if runner.on_device() => {
+                                let at = runner.iteration();
+                                runner = runner.continue_on_cpu();
+                                placement.set(format!(
+                                    "{} gradient on the GPU (WebGPU) until iteration {at}, when {}; the rest on the CPU, on the page's thread, from there",
+                                    started.method.label(),
+                                    failure.kind.headline()
+                                ));
+                                drive(&mut runner, &control, paused, resumed, report).await
+                            }
+                            ended => ended,
+                        }
                     };
                     match ended {
                         Ended::Finished => Ok(false),

@@ -307,19 +307,19 @@ test("a GPU failure during the analysis: the page offers smaller passes or the C
     await page.click("#analyze-run");
     await page.click("#analyze-pause");
     await page.waitForFunction(() => document.querySelector("#analyze-pause").textContent === "Resume", null, { timeout: 600_000 });
-    assert.match(await page.textContent("#analysis-source"), /on the GPU, 16 image\(s\) per pass/);
+    assert.match(await page.textContent("#analysis-source"), /the activations on the GPU, 16 images per pass/);
     assert.equal(await page.evaluate(() => window.layerlensGpuTestHooks.runOutOfMemory()), true);
     await page.click("#analyze-pause");
     await page.waitForSelector("#analysis-interrupted, #analysis-error", { timeout: 600_000 });
     assert.equal(await page.$("#analysis-error"), null, "a GPU failure, not a plain error");
     assert.equal(await page.$eval("#analysis-interrupted", (e) => e.dataset.kind), "OutOfMemory");
     assert.match(await page.textContent("#analysis-failure"), /the GPU ran out of memory/);
-    assert.equal(await page.textContent("#analysis-continue-gpu"), "Run it again on the GPU, 8 image(s) per pass");
+    assert.equal(await page.textContent("#analysis-continue-gpu"), "Run it again on the GPU, 8 images per pass");
     await page.click("#analysis-continue-cpu");
     await page.waitForFunction(() => ["done", "failed", "interrupted"].includes(document.querySelector("#analysis-progress").dataset.stage),
       null, { timeout: 600_000, polling: 250 });
     assert.equal(await page.$eval("#analysis-progress", (e) => e.dataset.stage), "done");
-    assert.match(await page.textContent("#analysis-source"), /on the CPU, 4 image\(s\) per pass/);
+    assert.match(await page.textContent("#analysis-source"), /the activations on the CPU, 4 images per pass/);
     // Out of memory leaves the GPU usable: only this analysis moved to the CPU.
     assert.match(await page.textContent("#backend"), /^Backend: WebGPU/);
     for (const id of ["#map-0", "#map-1", "#map-2"]) {

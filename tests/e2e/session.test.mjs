@@ -246,12 +246,34 @@ test("a dropped folder is kept as the browser's files: a reload restores it from
   assert.equal(Object.keys(records).filter((k) => k.startsWith("images:")).length, 2, JSON.stringify(Object.keys(records)));
 
   // Export reads the files into one session file, which restores in the other tab, exactly.
+  assert.equal(await first.isChecked("#session-export-images"), true, "with the images unless asked");
   const exported = await downloaded(first, "#session-export");
   const file = join(scratch, "kept-files-session.zip");
   await writeFile(file, exported);
   await second.setInputFiles("#session-import", file);
   await waitForExplore(second);
   assert.deepEqual(await explored(second), original, "the export carried the images");
+
+  // Exported without its images: a small file that shows the same Explore in the other tab
+  // (each image as its thumbnail); analysing again says the images are not in it.
+  await first.uncheck("#session-export-images");
+  const small = await downloaded(first, "#session-export");
+  // (Entry names stand in the zip as plain text.)
+  assert.ok(exported.includes("files/23") && !small.includes("files/0"), "no image in the file");
+  assert.ok(small.includes("thumbnails/23"), "a thumbnail for each image");
+  await writeFile(join(scratch, "thumbnails-session.zip"), small);
+  await second.setInputFiles("#session-import", join(scratch, "thumbnails-session.zip"));
+  await statusSays(second, "restored", /24 images in 3 classes and an analysis/);
+  assert.deepEqual(await explored(second), original, "the same maps and tables without the images");
+  await second.click("#ambiguity-table .ambiguity-row");
+  await second.waitForFunction(() => {
+    const img = document.querySelector("#selection img");
+    return img && img.complete && img.naturalWidth > 0 && img.naturalWidth <= 64;
+  }, null, { timeout: 30_000 });
+  await loadFixtureWeights(second); // the session holds an analysis, not a fine-tuned network
+  await second.click("#analyze-run");
+  await second.waitForSelector("#analysis-error", { timeout: 60_000 });
+  assert.match(await second.textContent("#analysis-error"), /exported without its images: bring the data set again \(step 1\)/);
 
   // Stored files gone (storage cleared by the browser): the restore says so, nothing breaks.
   await first.evaluate(() => new Promise((ok) => {

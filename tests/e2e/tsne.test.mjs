@@ -152,6 +152,39 @@ test("t-SNE of digits on WebGPU (software adapter): exact gradient on the GPU, a
   }
 });
 
+test("the GPU lost mid-run: the t-SNE goes on on the CPU from the iteration it reached, and ends as well", async () => {
+  const browser = await launchChromium({ webgpu: true });
+  try {
+    const page = await browser.newPage();
+    await page.goto(`${server.url}?backend=webgpu`);
+    assert.match(await waitForBackend(page), /^Backend: WebGPU/);
+    await dropDigits(page, subset);
+    const native = await nativeScores(subset);
+    await page.click("#tsne-run");
+    await page.waitForFunction(() => Number(document.querySelector("#tsne-progress").dataset.iteration) >= 20, null, { timeout: 600_000 });
+    assert.match(await page.textContent("#tsne-placement"), /^exact gradient on the GPU \(WebGPU\)/);
+    const lostAt = (await state(page)).iteration; // the last iteration drawn before the loss
+    assert.equal(await page.evaluate(() => window.layerlensGpuTestHooks.loseDevice()), true);
+    await page.waitForFunction(() => ["done", "failed"].includes(document.querySelector("#tsne-progress").dataset.state), null, { timeout: 600_000 });
+    assert.equal(await page.$("#tsne-error"), null, "no error: the run went on");
+    const placement = await page.textContent("#tsne-placement");
+    const at = Number(placement.match(/until iteration (\d+), when the GPU (reported an error|was lost|device was lost)/)?.[1]);
+    assert.ok(at >= lostAt && at <= lostAt + 25, `handed over at ${at}, the device lost at ${lostAt}: ${placement}`);
+    assert.match(placement, /the rest on the CPU, on the page's thread, from there/);
+    const end = await state(page);
+    assert.equal(end.iteration, 1000, "every iteration made, none made twice");
+    const [download] = await Promise.all([page.waitForEvent("download"), page.click("#tsne-download")]);
+    const path = join(work, "gpu-lost.csv");
+    await download.saveAs(path);
+    const scores = await score(subset, path);
+    console.log(`GPU lost at iteration ${at}: page KL ${scores.kl.toFixed(4)} trust ${scores.trustworthiness.toFixed(4)}; native KL ${native.kl.toFixed(4)} trust ${native.trustworthiness.toFixed(4)}`);
+    assert.ok(Math.abs(scores.kl - native.kl) <= 0.02, `KL ${scores.kl} vs native ${native.kl}`);
+    assert.ok(scores.trustworthiness >= native.trustworthiness - 0.005, `${JSON.stringify(scores)} vs native ${JSON.stringify(native)}`);
+  } finally {
+    await browser.close();
+  }
+});
+
 test("the map made in a worker is the map made on the page's thread, bit for bit", async () => {
   const browser = await launchChromium();
   try {

@@ -86,8 +86,11 @@ fn ClassMap(rank: usize, image_url: Signal<String>) -> impl IntoView {
 pub fn SelectionDetails() -> impl IntoView {
     let state = expect_context::<ExploreState>();
     let engine = app_state().engine;
-    // An object URL for the selected image's file (the previous one is given back).
+    // An object URL for the selected image's file (the previous one is given back); a session
+    // exported without its images has only the thumbnail to show (its URL is the gallery's,
+    // not given back here).
     let image_url = RwSignal::new(String::new());
+    let own_url = StoredValue::new(None::<String>);
     Effect::new(move || {
         let (Some(k), Some(data)) = (state.selected.get(), state.data.get()) else {
             return;
@@ -96,11 +99,19 @@ pub fn SelectionDetails() -> impl IntoView {
         let Some(p) = data.predictions.get(k) else {
             return;
         };
-        let old = image_url.get_untracked();
-        if !old.is_empty() {
+        if let Some(old) = own_url.get_value() {
             let _ = web_sys::Url::revoke_object_url(&old);
         }
-        image_url.set(crate::ui::browser_files::image_object_url(&set.images[p.image]).unwrap_or_default());
+        match crate::ui::browser_files::image_object_url(&set.images[p.image]) {
+            Ok(url) => {
+                own_url.set_value(Some(url.clone()));
+                image_url.set(url);
+            }
+            Err(_) => {
+                own_url.set_value(None);
+                image_url.set(data.thumbnails.get(k).cloned().unwrap_or_default());
+            }
+        }
     });
     let selected = move || {
         let data = state.data.get()?;
