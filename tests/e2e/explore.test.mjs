@@ -400,3 +400,56 @@ function parseCsv(text) {
   if (field !== "" || rows.at(-1).length) rows.at(-1).push(field);
   return rows.filter((r) => r.length > 1 || (r.length === 1 && r[0] !== ""));
 }
+
+test("an analysis cancelled at any stage leaves the page consistent, and the next run is as if it never ran", { timeout: 600_000 }, async () => {
+  const browser = await launchChromium();
+  try {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+    const errors = [];
+    page.on("pageerror", (e) => errors.push(e.message));
+    await page.goto(`${server.url}?backend=cpu`);
+    await waitForBackend(page);
+    await loadFixtureWeights(page);
+    await dropFolder(page, "#dataset", (await digitsFolder()).filter((_, i) => i % 3 === 0));
+    await page.waitForSelector("#dataset-summary");
+    await page.fill("#analysis-iterations", "300");
+    const stage = () => page.$eval("#analysis-progress", (p) => p.dataset.stage);
+    const mapsCsv = async () => {
+      const out = [];
+      for (const name of ["map-pool1.csv", "map-conv10.csv", "map-prob.csv", "ambiguity.csv"]) {
+        const [download] = await Promise.all([page.waitForEvent("download"), page.click(`button[data-file="${name}"]`)]);
+        out.push(await readFile(await download.path(), "utf8"));
+      }
+      return out;
+    };
+    const cancelWhen = async (test) => {
+      await page.click("#analyze-run");
+      await page.waitForFunction(test, null, { timeout: 300_000, polling: 10 });
+      await page.click("#analyze-cancel");
+      await page.waitForFunction(() => document.querySelector("#analysis-progress").dataset.stage === "cancelled", null, { timeout: 60_000 });
+      assert.equal(await page.isEnabled("#analyze-run"), true, "the next run can start");
+      return page.textContent("#analysis-progress");
+    };
+
+    // Cancelled in the network's passes: nothing to keep, and nothing half-made is shown.
+    const early = await cancelWhen(() => /^Activations: \d+\/\d+/.test(document.querySelector("#analysis-progress").textContent));
+    assert.match(early, /Cancelled after \d+ s; 0 map\(s\) finished and kept\./);
+    // Cancelled during the second layer's t-SNE: the first map is kept and shown.
+    const middle = await cancelWhen(() => {
+      const s = document.querySelector("#analysis-progress").dataset.stage;
+      return s === "tsne-conv10" || s === "tsne-prob";
+    });
+    assert.match(middle, /Cancelled after \d+ s; [0-2] map\(s\) finished and kept\./);
+    assert.equal(errors.length, 0, errors.join("\n"));
+
+    // Two full runs after the cancelled ones: the same maps and table, so nothing was left over.
+    await runAnalysis(page, 300, 300_000);
+    const first = await mapsCsv();
+    await runAnalysis(page, 300, 300_000);
+    assert.deepEqual(await mapsCsv(), first, "a run after cancelled runs equals the next one");
+    assert.equal(first[0].trim().split("\n").length, 1 + 9, "every validation image mapped");
+    assert.deepEqual(errors, []);
+  } finally {
+    await browser.close();
+  }
+});
