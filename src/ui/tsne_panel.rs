@@ -15,7 +15,7 @@ use super::run_control::Control;
 use super::tsne_settings::TsneSettings;
 use super::widgets::{select_field, text_field};
 use crate::analysis::map_task::MapTask;
-use crate::backend::BackendKind;
+use crate::backend::{BackendKind, GpuFailureKind};
 use crate::data::matrix::{Matrix, MatrixOptions, read_matrix};
 use crate::embed::device_exact::{DEVICE_EXACT_MAX_N, DeviceTsneError};
 use crate::embed::optimizer::StepReport;
@@ -54,7 +54,8 @@ fn classes_of(labels: &[String]) -> (Vec<String>, Vec<usize>) {
 
 #[component]
 pub fn TsnePanel() -> impl IntoView {
-    let engine = super::state::app_state().engine.get_value();
+    let app = super::state::app_state();
+    let engine = app.engine.get_value();
     let settings = TsneSettings::new(TsnePreset::OpenTsne);
     let label_column = RwSignal::new("label".to_string());
     let drop_columns = RwSignal::new("index".to_string());
@@ -220,6 +221,10 @@ pub fn TsnePanel() -> impl IntoView {
                             Ended::GpuFailed(failure) if runner.on_device() => {
                                 let at = runner.iteration();
                                 runner = runner.continue_on_cpu();
+                                // A lost device is gone for the whole page (as after training).
+                                if failure.kind == GpuFailureKind::Lost {
+                                    app.backend.set(Some(app.engine.get_value().fall_back_to_cpu(&failure.to_string())));
+                                }
                                 placement.set(format!(
                                     "{} gradient on the GPU (WebGPU) until iteration {at}, when {}; the rest on the CPU, on the page's thread, from there",
                                     started.method.label(),
