@@ -356,14 +356,16 @@ fn thumbnails_only(
     for (index, (path, label)) in paths.iter().zip(labels).enumerate() {
         let name = thumbnail_entry(index);
         let png = read_entry(archive, &name)?;
+        // The size from the header first: a PNG claiming a huge picture is refused before a
+        // decoder is made for it (image_input.rs says why).
+        let side = crate::data::dataset::THUMBNAIL_SIZE as usize;
+        let size = imagesize::blob_size(&png).map_err(|e| SessionError::Damaged(format!("{name}: {e}")))?;
+        if size.width == 0 || size.height == 0 || size.width > side || size.height > side {
+            return Err(SessionError::Damaged(format!("{name}: a thumbnail of {}×{}", size.width, size.height)));
+        }
         let thumbnail = image::load_from_memory_with_format(&png, image::ImageFormat::Png)
             .map_err(|e| SessionError::Damaged(format!("{name}: {e}")))?
             .to_rgb8();
-        let (w, h) = thumbnail.dimensions();
-        let side = crate::data::dataset::THUMBNAIL_SIZE;
-        if w == 0 || h == 0 || w > side || h > side {
-            return Err(SessionError::Damaged(format!("{name}: a thumbnail of {w}×{h}")));
-        }
         images.push(crate::data::dataset::LabelledImage {
             path: path.clone(),
             class: classes.binary_search_by(|c| c.as_str().cmp(label)).expect("collected above"),

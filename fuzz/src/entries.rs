@@ -65,7 +65,8 @@ pub fn session(data: &[u8]) {
     let _ = Session::from_bytes(&wrapped);
 }
 
-/// A session zip with `manifest` as its `session.json` and a 4×4 PNG as `files/0` and `files/1`.
+/// A session zip with `manifest` as its `session.json` and a 4×4 PNG as `files/0` and `files/1`
+/// and as `thumbnails/0` and `thumbnails/1` (for a manifest that says `thumbnails_only`).
 pub fn session_zip(manifest: &[u8]) -> Vec<u8> {
     use std::io::Write;
     use zip::write::SimpleFileOptions;
@@ -79,7 +80,14 @@ pub fn session_zip(manifest: &[u8]) -> Vec<u8> {
     });
     let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     let stored = SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
-    for (name, bytes) in [("session.json", manifest), ("files/0", png), ("files/1", png)] {
+    let entries = [
+        ("session.json", manifest),
+        ("files/0", png),
+        ("files/1", png),
+        ("thumbnails/0", png),
+        ("thumbnails/1", png),
+    ];
+    for (name, bytes) in entries {
         zip.start_file(name, stored).expect("an entry in memory");
         zip.write_all(bytes).expect("an entry in memory");
     }

@@ -96,6 +96,8 @@ manifest = {"format": "layerlens-session", "version": 1, "saved_at_ms": 0.0, "fi
 text = json.dumps(manifest).encode()
 put("session", "manifest.json", text)
 put("session", "empty-manifest.json", json.dumps({**manifest, "files": None, "validation": None}).encode())
+put("session", "thumbnails-manifest.json", json.dumps({**manifest, "thumbnails_only": True}).encode())
+put("session", "stored-manifest.json", json.dumps({**manifest, "images_elsewhere": True}).encode())
 put("session", "session.zip", zip_of([("session.json", text), ("files/0", digit(0, 0)), ("files/1", digit(1, 0))]))
 count = sum(1 for _ in out.rglob("*") if _.is_file())
 print(f"{count} seed inputs in {out}")

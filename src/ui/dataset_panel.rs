@@ -26,17 +26,40 @@ extern "C" {
 pub enum DataSetStatus {
     Empty,
     Reading { done: usize, total: usize },
-    Ready { classes: Vec<(String, usize)>, images: usize, rejected: Vec<(String, String)> },
+    Ready {
+        classes: Vec<(String, usize)>,
+        images: usize,
+        rejected: Vec<(String, String)>,
+        /// Where the images' bytes are: read from the person's files as needed, only
+        /// thumbnails (a session exported without its images), or in the page's memory.
+        kept: Kept,
+    },
     Failed(String),
+}
+
+/// Where a data set's image bytes are, as the panel tells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kept {
+    InMemory,
+    AsFiles,
+    ThumbnailsOnly,
 }
 
 impl DataSetStatus {
     /// What the panel shows for a data set that was read.
     pub fn from_data_set(data: &DataSet) -> Self {
+        let kept = if data.all_held() {
+            Kept::InMemory
+        } else if data.images.iter().all(|i| super::browser_files::browser_blob(i).is_some()) {
+            Kept::AsFiles
+        } else {
+            Kept::ThumbnailsOnly
+        };
         DataSetStatus::Ready {
             classes: data.classes.iter().cloned().zip(data.counts()).collect(),
             images: data.images.len(),
             rejected: data.rejected.iter().map(|r| (r.path.clone(), r.reason.clone())).collect(),
+            kept,
         }
     }
 }
@@ -144,10 +167,15 @@ pub fn DataSetPanel() -> impl IntoView {
                         <p class="status">{format!("Reading files… {done}/{total}")}</p>
                     }.into_any(),
                     DataSetStatus::Failed(e) => view! { <p class="status error">{e}</p> }.into_any(),
-                    DataSetStatus::Ready { classes, images, rejected } => view! {
+                    DataSetStatus::Ready { classes, images, rejected, kept } => view! {
                         <p id="dataset-summary" class="status">
                             {format!("{} in {}.", counted(images, "image", "images"), counted(classes.len(), "class", "classes"))}
                         </p>
+                        <p id="dataset-kept" class="hint" data-kept=format!("{kept:?}")>{match kept {
+                            Kept::AsFiles => "Read from your files when needed, not copied into the page: keep them where they are while you work.",
+                            Kept::ThumbnailsOnly => "Only the thumbnails came with this session: Explore works; to train or analyse again, bring the images (drop the folder).",
+                            Kept::InMemory => "",
+                        }}</p>
                         <table class="class-counts">
                             <tr><th>"class"</th><th>"images"</th></tr>
                             {classes.into_iter().map(|(name, count)| view! {

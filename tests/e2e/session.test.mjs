@@ -196,6 +196,8 @@ test("a dropped folder is kept as the browser's files: a reload restores it from
   await loadFixtureWeights(first);
   await dropFolder(first, "#dataset", await digitsFolder("mine", 8));
   await first.waitForSelector("#dataset-summary");
+  assert.equal(await first.$eval("#dataset-kept", (p) => p.dataset.kept), "AsFiles");
+  assert.match(await first.textContent("#dataset-kept"), /Read from your files when needed/);
   await first.fill("#analysis-iterations", "150");
   await first.click("#analyze-run");
   await waitForExplore(first);
@@ -265,6 +267,7 @@ test("a dropped folder is kept as the browser's files: a reload restores it from
   await second.setInputFiles("#session-import", join(scratch, "thumbnails-session.zip"));
   await statusSays(second, "restored", /24 images in 3 classes and an analysis/);
   assert.deepEqual(await explored(second), original, "the same maps and tables without the images");
+  assert.equal(await second.$eval("#dataset-kept", (p) => p.dataset.kept), "ThumbnailsOnly");
   await second.click("#ambiguity-table .ambiguity-row");
   await second.waitForFunction(() => {
     const img = document.querySelector("#selection img");
