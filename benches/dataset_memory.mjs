@@ -75,6 +75,9 @@ const server = await serveDist(distAt > 0 ? { dist: process.argv[distAt + 1] } :
 const browser = await launchChromium();
 try {
   const page = await browser.newPage();
+  page.on("crash", () => console.log(`THE TAB CRASHED (renderer RSS before: ${(rendererRss() / 1e6).toFixed(0)} MB)`));
+  page.on("pageerror", (e) => console.log(`page error: ${e.message}`));
+  page.on("console", (m) => { if (m.type() === "error") console.log(`console error: ${m.text().slice(0, 500)}`); });
   const cdp = await page.context().newCDPSession(page);
   // trunk announces the instantiated module: keep it to read the wasm memory's size.
   await page.addInitScript(() => addEventListener("TrunkApplicationStarted", (e) => { window.__layerlensWasm = e.detail.wasm; }));

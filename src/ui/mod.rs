@@ -20,6 +20,7 @@ mod map_workers;
 mod run_control;
 mod scatter;
 mod session;
+mod session_store;
 mod state;
 mod training_chart;
 mod training_panel;

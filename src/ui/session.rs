@@ -3,36 +3,24 @@
 //! downloads it as one file that "Import session" restores in any browser; "Forget this
 //! session" clears the browser's copy. The file itself is [`crate::session`]'s.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use js_sys::{Array, Object, Reflect, Uint8Array};
+use js_sys::Uint8Array;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::JsFuture;
 
-use super::browser_files::{browser_blob, download, js_error, read_file_list, yield_to_browser};
+use super::browser_files::{download, read_file_list, yield_to_browser};
 use super::dataset_panel::read_files_kept;
 use super::dataset_panel::DataSetStatus;
+use super::session_store::{
+    Loaded, Stored, apply_settings, awaited, forget_session, image_handles, load_session, save_session,
+    settings_now, settings_object,
+};
 use super::state::{AppState, app_state};
 use crate::analysis::Analysis;
 use crate::data::dataset::DataSet;
 use crate::session::{Session, SessionSummary, TrainedNetwork};
-
-#[wasm_bindgen(module = "/src/ui/session_store.js")]
-extern "C" {
-    #[wasm_bindgen(js_name = saveSession)]
-    fn save_session(bytes: &Uint8Array, images: &JsValue, images_id: &str) -> js_sys::Promise;
-    #[wasm_bindgen(js_name = loadSession)]
-    fn load_session() -> js_sys::Promise;
-    #[wasm_bindgen(js_name = forgetSession)]
-    fn forget_session(key: &JsValue) -> js_sys::Promise;
-    #[wasm_bindgen(js_name = collectSettings)]
-    fn collect_settings() -> Object;
-    #[wasm_bindgen(js_name = applySettings)]
-    fn apply_settings(settings: &Object);
-}
 
 /// Said after "Restored …" once the restored session is this browser's saved one.
 const KEPT: &str = " Kept in this browser.";
@@ -43,81 +31,6 @@ const EXPORT_NAME: &str = "layerlens-session.zip";
 /// The most image bytes an exported session file carries: the file is made in wasm memory
 /// (4 GiB at most), with the images read into it and copied once more.
 const EXPORT_LIMIT_BYTES: u64 = 1 << 30;
-
-/// What this tab knows of the browser's storage: the stored session it offered or restored
-/// (forgotten with its own), and the id its data set's file handles are stored under (written
-/// once per data set, not at every save).
-#[derive(Clone, Copy)]
-struct Stored {
-    offered_key: StoredValue<Option<String>>,
-    images: StoredValue<Option<(Arc<DataSet>, String)>>,
-}
-
-impl Stored {
-    fn new() -> Self {
-        Stored { offered_key: StoredValue::new(None), images: StoredValue::new(None) }
-    }
-
-    /// The id of `data`'s stored handles: the same while the data set is the same.
-    fn images_id(&self, data: &Arc<DataSet>) -> String {
-        if let Some((kept, id)) = self.images.get_value()
-            && Arc::ptr_eq(&kept, data)
-        {
-            return id;
-        }
-        let id = format!("{:x}-{:x}", js_sys::Date::now() as u64, (js_sys::Math::random() * 1e12) as u64);
-        self.images.set_value(Some((data.clone(), id.clone())));
-        id
-    }
-}
-
-/// A stored session as `loadSession` gives it.
-struct Loaded {
-    key: String,
-    bytes: Vec<u8>,
-    /// The data set's file handles, when the session file leaves its images to the store.
-    images: Option<Vec<(String, web_sys::Blob)>>,
-    images_id: Option<String>,
-}
-
-impl Loaded {
-    fn from_js(value: &JsValue) -> Option<Loaded> {
-        let field = |name: &str| Reflect::get(value, &JsValue::from_str(name)).ok();
-        let bytes = field("bytes")?.dyn_into::<Uint8Array>().ok()?.to_vec();
-        let images = field("images").filter(Array::is_array).map(|list| {
-            Array::from(&list)
-                .iter()
-                .filter_map(|entry| {
-                    let path = Reflect::get(&entry, &"path".into()).ok()?.as_string()?;
-                    let file = Reflect::get(&entry, &"file".into()).ok()?.dyn_into::<web_sys::Blob>().ok()?;
-                    Some((path, file))
-                })
-                .collect()
-        });
-        Some(Loaded { key: field("key")?.as_string()?, bytes, images, images_id: field("imagesId")?.as_string() })
-    }
-}
-
-/// `[{path, file}]` for the store: the browser's own file where the data set keeps one, a
-/// blob of the bytes otherwise.
-fn image_handles(data: &DataSet) -> Result<Array, String> {
-    let list = Array::new();
-    for image in &data.images {
-        let blob = match (browser_blob(image), image.held()) {
-            (Some(blob), _) => blob.clone(),
-            (None, Some(bytes)) => {
-                let parts = Array::of1(&Uint8Array::from(&bytes[..]));
-                web_sys::Blob::new_with_u8_array_sequence(&parts).map_err(|e| js_error(&e))?
-            }
-            (None, None) => return Err(format!("{}: its file is not available", image.path)),
-        };
-        let entry = Object::new();
-        let _ = Reflect::set(&entry, &"path".into(), &JsValue::from_str(&image.path));
-        let _ = Reflect::set(&entry, &"file".into(), &blob);
-        list.push(&entry);
-    }
-    Ok(list)
-}
 
 /// What the session bar says; `data-state` carries the kind for tests and styles.
 #[derive(Debug, Clone, PartialEq)]
@@ -153,10 +66,6 @@ impl Status {
     }
 }
 
-async fn awaited(promise: js_sys::Promise) -> Result<JsValue, String> {
-    JsFuture::from(promise).await.map_err(|e| e.as_string().unwrap_or_else(|| format!("{e:?}")))
-}
-
 /// "36 images in 6 classes, a fine-tuned network and its analysis".
 fn describe(summary: &SessionSummary) -> String {
     let mut text = format!("{} images in {} classes", summary.images, summary.classes);
@@ -171,24 +80,6 @@ fn describe(summary: &SessionSummary) -> String {
 
 fn clock(ms: f64) -> String {
     js_sys::Date::new(&JsValue::from_f64(ms)).to_locale_string("en-GB", &JsValue::UNDEFINED).into()
-}
-
-fn settings_now() -> BTreeMap<String, String> {
-    Object::entries(&collect_settings())
-        .iter()
-        .filter_map(|entry| {
-            let pair = Array::from(&entry);
-            Some((pair.get(0).as_string()?, pair.get(1).as_string()?))
-        })
-        .collect()
-}
-
-fn settings_object(settings: &BTreeMap<String, String>) -> Object {
-    let object = Object::new();
-    for (id, value) in settings {
-        let _ = Reflect::set(&object, &JsValue::from_str(id), &JsValue::from_str(value));
-    }
-    object
 }
 
 /// Whether an analysis was made on this data set (and not on one the page held before).
