@@ -248,7 +248,9 @@ impl Session {
         let manifest = read_manifest(&mut archive)?;
         let data = match (&manifest.files, images) {
             (None, _) => None,
-            (Some(paths), None) if manifest.thumbnails_only => Some(Arc::new(thumbnails_only(&mut archive, paths, &manifest.rejected)?)),
+            (Some(paths), None) if manifest.thumbnails_only => {
+                Some(Arc::new(thumbnails_only(&mut archive, paths, &manifest.rejected)?))
+            }
             (Some(_), None) if manifest.images_elsewhere => {
                 return Err(SessionError::Damaged(
                     "its images were kept by the browser that saved it, not in the file".into(),
@@ -258,13 +260,18 @@ impl Session {
                 let files: Vec<&String> = data.images.iter().map(|i| &i.path).collect();
                 if files.len() != paths.len() || files.iter().zip(paths).any(|(a, b)| *a != b) {
                     let missing = paths.iter().filter(|p| !files.contains(p)).count();
-                    let first = paths.iter().find(|p| !files.contains(p)).map_or(String::new(), |p| format!(", {p} first"));
+                    let first =
+                        paths.iter().find(|p| !files.contains(p)).map_or(String::new(), |p| format!(", {p} first"));
                     return Err(SessionError::Damaged(format!(
                         "{missing} of its {} images could not be read again{first}",
                         paths.len()
                     )));
                 }
-                data.rejected = manifest.rejected.iter().map(|(path, reason)| Rejected { path: path.clone(), reason: reason.clone() }).collect();
+                data.rejected = manifest
+                    .rejected
+                    .iter()
+                    .map(|(path, reason)| Rejected { path: path.clone(), reason: reason.clone() })
+                    .collect();
                 Some(Arc::new(data))
             }
             (Some(paths), None) => {
@@ -347,7 +354,9 @@ fn thumbnails_only(
 ) -> Result<DataSet, SessionError> {
     let labels = paths
         .iter()
-        .map(|p| crate::data::dataset::label_of(p).ok_or_else(|| SessionError::Damaged(format!("{p} has no class folder"))))
+        .map(|p| {
+            crate::data::dataset::label_of(p).ok_or_else(|| SessionError::Damaged(format!("{p} has no class folder")))
+        })
         .collect::<Result<Vec<_>, _>>()?;
     let classes: Vec<String> =
         labels.iter().map(|l| l.to_string()).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
@@ -373,7 +382,8 @@ fn thumbnails_only(
             thumbnail,
         });
     }
-    let rejected = rejected.iter().map(|(path, reason)| Rejected { path: path.clone(), reason: reason.clone() }).collect();
+    let rejected =
+        rejected.iter().map(|(path, reason)| Rejected { path: path.clone(), reason: reason.clone() }).collect();
     Ok(DataSet { classes, images, rejected })
 }
 

@@ -49,7 +49,8 @@ fn activations_in_chunks_equal_one_pass() {
     }
     assert_eq!(steps, 4);
     let chunked = job.finish();
-    let inputs: Vec<Vec<f32>> = images.iter().map(|&i| image_file_to_input(data.images[i].held().unwrap()).unwrap()).collect();
+    let inputs: Vec<Vec<f32>> =
+        images.iter().map(|&i| image_file_to_input(data.images[i].held().unwrap()).unwrap()).collect();
     let refs: Vec<&[f32]> = inputs.iter().map(Vec::as_slice).collect();
     let whole = block_on(layer_activations(&network(), &device, &refs, &layers, 10, &mut |_, _| {
         std::ops::ControlFlow::Continue(())

@@ -131,7 +131,10 @@ fn a_session_kept_beside_its_images_comes_back_with_them() {
     let (mut fewer, _) = kept_elsewhere(&held);
     let gone = fewer.images.remove(3).path;
     let error = Session::from_bytes_with_images(&bytes, fewer).unwrap_err();
-    assert!(error.to_string().contains(&format!("1 of its 12 images could not be read again, {gone} first")), "{error}");
+    assert!(
+        error.to_string().contains(&format!("1 of its 12 images could not be read again, {gone} first")),
+        "{error}"
+    );
 }
 
 /// A session exported with thumbnails only: small, and it shows the same Explore (maps,

@@ -80,13 +80,8 @@ pub fn session_zip(manifest: &[u8]) -> Vec<u8> {
     });
     let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     let stored = SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
-    let entries = [
-        ("session.json", manifest),
-        ("files/0", png),
-        ("files/1", png),
-        ("thumbnails/0", png),
-        ("thumbnails/1", png),
-    ];
+    let entries =
+        [("session.json", manifest), ("files/0", png), ("files/1", png), ("thumbnails/0", png), ("thumbnails/1", png)];
     for (name, bytes) in entries {
         zip.start_file(name, stored).expect("an entry in memory");
         zip.write_all(bytes).expect("an entry in memory");

@@ -345,7 +345,11 @@ mod tests {
         let good = Arc::new(Outside { bytes: png(80, 40, 9), gone: false.into() });
         let mut builder = DataSetBuilder::new();
         builder.add_file_elsewhere("cats/1.png", &good.bytes, good.clone());
-        builder.add_file_elsewhere("cats/2.png", b"not an image", Arc::new(Outside { bytes: vec![], gone: false.into() }));
+        builder.add_file_elsewhere(
+            "cats/2.png",
+            b"not an image",
+            Arc::new(Outside { bytes: vec![], gone: false.into() }),
+        );
         builder.add_file("dogs/1.png", png(4, 4, 1));
         let set = builder.finish();
         assert_eq!(set.images.len(), 2);

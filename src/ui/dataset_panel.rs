@@ -25,7 +25,10 @@ extern "C" {
 #[derive(Debug, Clone, PartialEq)]
 pub enum DataSetStatus {
     Empty,
-    Reading { done: usize, total: usize },
+    Reading {
+        done: usize,
+        total: usize,
+    },
     Ready {
         classes: Vec<(String, usize)>,
         images: usize,

@@ -11,11 +11,11 @@ use leptos::task::spawn_local;
 use wasm_bindgen::prelude::*;
 
 use super::browser_files::{download, read_file_list, yield_to_browser};
-use super::dataset_panel::read_files_kept;
 use super::dataset_panel::DataSetStatus;
+use super::dataset_panel::read_files_kept;
 use super::session_store::{
-    Loaded, Stored, apply_settings, awaited, forget_session, image_handles, load_session, save_session,
-    settings_now, settings_object,
+    Loaded, Stored, apply_settings, awaited, forget_session, image_handles, load_session, save_session, settings_now,
+    settings_object,
 };
 use super::state::{AppState, app_state};
 use crate::analysis::Analysis;
@@ -125,7 +125,10 @@ async fn save(app: AppState, status: RwSignal<Status>, stored: Stored) {
     let data = session.data.clone().expect("a snapshot has a data set");
     let written = if session.has_thumbnails_only() {
         // Imported from a file exported without its images: there are none to keep.
-        session.to_bytes_with_thumbnails().map(|bytes| (bytes, JsValue::UNDEFINED, String::new())).map_err(|e| e.to_string())
+        session
+            .to_bytes_with_thumbnails()
+            .map(|bytes| (bytes, JsValue::UNDEFINED, String::new()))
+            .map_err(|e| e.to_string())
     } else if data.all_held() {
         session.to_bytes().map(|bytes| (bytes, JsValue::UNDEFINED, String::new())).map_err(|e| e.to_string())
     } else {
@@ -173,7 +176,8 @@ async fn open_session(
     yield_to_browser().await;
     let session = match (Session::images_elsewhere(&bytes), images) {
         (Ok(true), Some(images)) => {
-            let reading = |done, total| status.set(Status::Working(format!("Restoring {what}: its images, {done} of {total}…")));
+            let reading =
+                |done, total| status.set(Status::Working(format!("Restoring {what}: its images, {done} of {total}…")));
             let data = read_files_kept(images, reading).await;
             Session::from_bytes_with_images(&bytes, data)
         }
@@ -273,7 +277,8 @@ pub fn SessionBar() -> impl IntoView {
             match awaited(load_session()).await.map(|value| Loaded::from_js(&value)) {
                 Ok(Some(loaded)) => {
                     stored.offered_key.set_value(Some(loaded.key));
-                    let restored = open_session(app, status, loaded.bytes, loaded.images, "the last session".into()).await;
+                    let restored =
+                        open_session(app, status, loaded.bytes, loaded.images, "the last session".into()).await;
                     // The restored data set's handles are the stored ones: not written again.
                     if let (Ok(data), Some(id)) = (restored, loaded.images_id) {
                         stored.images.set_value(Some((data, id)));

@@ -123,4 +123,3 @@ pub(super) fn settings_object(settings: &BTreeMap<String, String>) -> Object {
     }
     object
 }
-
