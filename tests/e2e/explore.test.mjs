@@ -81,10 +81,9 @@ async function runAnalysis(page, iterations, timeout) {
   return page.evaluate(() => { window.__stopMapFrames = true; return window.__mapFrameGap; });
 }
 
-/** A CPU page with the fixture weights and `files` as the data set, fine-tuned for one epoch
- * (mini-batches of 20, no augmentation); resolves to the page, its uncaught errors and the
- * validation accuracy shown. */
-async function fineTunedPage(browser, files) {
+/** A CPU page with the fixture weights and `files` as the data set; resolves to the page and
+ * its uncaught errors. */
+async function loadedPage(browser, files) {
   const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
   const errors = [];
   page.on("pageerror", (e) => errors.push(e.message));
@@ -93,6 +92,13 @@ async function fineTunedPage(browser, files) {
   await loadFixtureWeights(page);
   await dropFolder(page, "#dataset", files);
   await page.waitForSelector("#dataset-summary");
+  return { page, errors };
+}
+
+/** `loadedPage`, fine-tuned for one epoch (mini-batches of 20, no augmentation); resolves to
+ * the page, its uncaught errors and the validation accuracy shown. */
+async function fineTunedPage(browser, files) {
+  const { page, errors } = await loadedPage(browser, files);
   await page.fill("#epochs", "1");
   await page.fill("#batch-size", "20");
   for (const box of ["#flip-lr", "#flip-ud", "#scale"]) await page.uncheck(box);
@@ -404,14 +410,7 @@ function parseCsv(text) {
 test("an analysis cancelled at any stage leaves the page consistent, and the next run is as if it never ran", { timeout: 600_000 }, async () => {
   const browser = await launchChromium();
   try {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
-    const errors = [];
-    page.on("pageerror", (e) => errors.push(e.message));
-    await page.goto(`${server.url}?backend=cpu`);
-    await waitForBackend(page);
-    await loadFixtureWeights(page);
-    await dropFolder(page, "#dataset", (await digitsFolder()).filter((_, i) => i % 3 === 0));
-    await page.waitForSelector("#dataset-summary");
+    const { page, errors } = await loadedPage(browser, (await digitsFolder()).filter((_, i) => i % 3 === 0));
     await page.fill("#analysis-iterations", "300");
     const stage = () => page.$eval("#analysis-progress", (p) => p.dataset.stage);
     const mapsCsv = async () => {

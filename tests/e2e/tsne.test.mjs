@@ -138,13 +138,19 @@ test("t-SNE of digits on the CPU: animates, pauses, resumes, cancels, scores lik
   }
 });
 
+/** A page on WebGPU (the software adapter) with the first 500 digits dropped on the t-SNE panel. */
+async function webGpuPageWithDigits(browser) {
+  const page = await browser.newPage();
+  await page.goto(`${server.url}?backend=webgpu`);
+  assert.match(await waitForBackend(page), /^Backend: WebGPU/);
+  await dropDigits(page, subset);
+  return page;
+}
+
 test("t-SNE of digits on WebGPU (software adapter): exact gradient on the GPU, animates, scores like the CLI", async () => {
   const browser = await launchChromium({ webgpu: true });
   try {
-    const page = await browser.newPage();
-    await page.goto(`${server.url}?backend=webgpu`);
-    assert.match(await waitForBackend(page), /^Backend: WebGPU/);
-    await dropDigits(page, subset);
+    const page = await webGpuPageWithDigits(browser);
     await runToEnd(page, "page-webgpu", subset, FULL_ON_GPU ? 2_400_000 : 900_000);
     assert.match(await page.textContent("#tsne-placement"), /^exact gradient on the GPU \(WebGPU\)/);
   } finally {
@@ -155,10 +161,7 @@ test("t-SNE of digits on WebGPU (software adapter): exact gradient on the GPU, a
 test("the GPU lost mid-run: the t-SNE goes on on the CPU from the iteration it reached, and ends as well", async () => {
   const browser = await launchChromium({ webgpu: true });
   try {
-    const page = await browser.newPage();
-    await page.goto(`${server.url}?backend=webgpu`);
-    assert.match(await waitForBackend(page), /^Backend: WebGPU/);
-    await dropDigits(page, subset);
+    const page = await webGpuPageWithDigits(browser);
     const native = await nativeScores(subset);
     await page.click("#tsne-run");
     await page.waitForFunction(() => Number(document.querySelector("#tsne-progress").dataset.iteration) >= 20, null, { timeout: 600_000 });
