@@ -18,7 +18,7 @@ use super::map_workers::{MapWorkers, worker_count};
 use super::run_control::Control;
 use super::state::app_state;
 use super::tsne_settings::TsneSettings;
-use super::widgets::text_field;
+use super::widgets::{gpu_report, text_field};
 use crate::analysis::{AnalysisConfig, AnalysisStep, Analyzer};
 use crate::backend::{BackendKind, GpuFailure, GpuFailureKind, Host, PassSizes, Recovery, is_cpu};
 use crate::embed::preset::TsnePreset;
@@ -327,7 +327,7 @@ pub fn AnalyzePanel() -> impl IntoView {
             {move || match phase.get() {
                 Phase::Failed(e) => view! { <p id="analysis-error" class="status error">{e}</p> }.into_any(),
                 Phase::Interrupted { failure, pass } => {
-                    let message = format!("The analysis stopped: {failure}. {} Either way it starts again from the first image.", failure.advice());
+                    let message = format!("The analysis stopped: {}. {} Either way it starts again from the first image.", failure.kind.headline(), failure.advice());
                     let options = failure.recoveries(pass).into_iter().map(|recovery| match recovery {
                         Recovery::SmallerPasses { images_per_pass } => view! {
                             <button id="analysis-continue-gpu" on:click=move |_| launch.with_value(|go| go(Launch { on_cpu: false, pass: Some(images_per_pass) }))>
@@ -343,6 +343,7 @@ pub fn AnalyzePanel() -> impl IntoView {
                     view! {
                         <div id="analysis-interrupted" class="status error" data-kind=format!("{:?}", failure.kind)>
                             <p id="analysis-failure">{message}</p>
+                            {gpu_report(&failure)}
                             <p>{options}</p>
                         </div>
                     }.into_any()

@@ -174,11 +174,11 @@ pub fn DataSetPanel() -> impl IntoView {
                         <p id="dataset-summary" class="status">
                             {format!("{} in {}.", counted(images, "image", "images"), counted(classes.len(), "class", "classes"))}
                         </p>
-                        <p id="dataset-kept" class="hint" data-kept=format!("{kept:?}")>{match kept {
-                            Kept::AsFiles => "Read from your files when needed, not copied into the page: keep them where they are while you work.",
-                            Kept::ThumbnailsOnly => "Only the thumbnails came with this session: Explore works; to train or analyse again, bring the images (drop the folder).",
-                            Kept::InMemory => "",
-                        }}</p>
+                        {match kept {
+                            Kept::AsFiles => Some("Read from your files when needed, not copied into the page: keep them where they are while you work."),
+                            Kept::ThumbnailsOnly => Some("Only the thumbnails came with this session: Explore works; to train or analyse again, bring the images (drop the folder)."),
+                            Kept::InMemory => None,
+                        }.map(|hint| view! { <p id="dataset-kept" class="hint" data-kept=format!("{kept:?}")>{hint}</p> })}
                         <table class="class-counts">
                             <tr><th>"class"</th><th>"images"</th></tr>
                             {classes.into_iter().map(|(name, count)| view! {

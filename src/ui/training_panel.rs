@@ -14,7 +14,7 @@ use super::dataset_panel::DataSetStatus;
 use super::run_control::Control;
 use super::state::app_state;
 use super::training_run::{Phase, ResumePoint, RunOutputs, interruption_message};
-use super::widgets::text_field;
+use super::widgets::{gpu_report, text_field};
 use crate::backend::{GpuFailureKind, Host, PassSizes, Recovery, cpu_device};
 use crate::data::augment::Augmentation;
 use crate::train::{EpochMetrics, IterationMetrics, TrainConfig, Trainer};
@@ -230,6 +230,7 @@ pub fn TrainingPanel() -> impl IntoView {
                     view! {
                         <div id="train-interrupted" class="status error" data-kind=format!("{:?}", failure.kind)>
                             <p id="train-failure">{interruption_message(&failure, epochs_done, iteration)}</p>
+                            {gpu_report(&failure)}
                             <p>
                                 {smaller.map(|(b, p)| view! {
                                     <button id="continue-gpu" on:click=move |_| resume.with_value(|go_on| go_on(Some((b, p))))>

@@ -225,5 +225,5 @@ pub(super) fn interruption_message(failure: &GpuFailure, epochs_done: usize, ite
             "the network after epoch {epochs_done} ({iteration} iterations) is kept and training goes on from there"
         )
     };
-    format!("Training stopped: {failure}. {} If you continue, {kept}.", failure.advice())
+    format!("Training stopped: {}. {} If you continue, {kept}.", failure.kind.headline(), failure.advice())
 }

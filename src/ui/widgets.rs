@@ -2,6 +2,8 @@
 
 use leptos::prelude::*;
 
+use crate::backend::GpuFailure;
+
 /// A labelled text box bound to `value` (numbers are typed as text and parsed by the panel,
 /// which names the setting in its message when they do not parse).
 pub fn text_field(id: impl Into<String>, label: &'static str, value: RwSignal<String>, size: u32) -> impl IntoView {
@@ -49,5 +51,16 @@ pub fn select_field(
                 }).collect_view()}
             </select>
         </label>
+    }
+}
+
+/// The driver's own words about a GPU failure, folded away under the page's one-line account:
+/// cubecl's error chains run to several lines a person rarely needs, but a bug report does.
+pub fn gpu_report(failure: &GpuFailure) -> impl IntoView {
+    view! {
+        <details class="gpu-report">
+            <summary>"What the GPU reported"</summary>
+            <pre>{failure.message.clone()}</pre>
+        </details>
     }
 }

@@ -118,6 +118,47 @@ test("a software WebGPU adapter: auto picks the CPU and says why; the person can
   }
 });
 
+test("a hardware adapter: auto times WebGPU against the CPU, says so while it waits, and keeps the faster", async () => {
+  // SwiftShader dressed as a discrete GPU (its adapter info replaced before the page asks), so
+  // the page takes the branch real GPUs take: the short probe on both devices.
+  const browser = await launchChromium({ webgpu: true });
+  try {
+    const page = await browser.newPage();
+    await page.addInitScript(() => {
+      Object.defineProperty(GPUAdapter.prototype, "info", {
+        get: () => ({ vendor: "nvidia", architecture: "ada-lovelace", description: "NVIDIA GeForce RTX 4070", device: "", isFallbackAdapter: false }),
+      });
+      // Every line the backend paragraph shows, in order (the probe's line lasts seconds).
+      window.__backendLines = [];
+      new MutationObserver(() => {
+        const text = document.querySelector("#backend")?.textContent;
+        if (text && window.__backendLines.at(-1) !== text) window.__backendLines.push(text);
+      }).observe(document, { subtree: true, childList: true, characterData: true });
+    });
+    await page.goto(server.url);
+    await page.waitForFunction(() => document.querySelector("#backend")?.textContent.startsWith("Backend:"), null, { timeout: 300_000 });
+    const shown = await page.textContent("#backend");
+    const lines = await page.evaluate(() => window.__backendLines);
+    assert.ok(lines.some((l) => /^Starting: timing WebGPU on .*RTX 4070.* against the CPU…$/.test(l)), lines.join(" | "));
+    // Both speeds measured, and the choice follows them (the CPU only when clearly faster).
+    const m = shown.match(/measured here: WebGPU ([\d.]+) images\/s, CPU ([\d.]+)\)$/);
+    assert.ok(m, shown);
+    const [gpu, cpu] = [Number(m[1]), Number(m[2])];
+    console.log(`auto on a "hardware" adapter: ${shown}`);
+    assert.ok(gpu > 0 && cpu > 0, shown);
+    if (shown.startsWith("Backend: CPU")) {
+      assert.match(shown, /^Backend: CPU \(faster than WebGPU on .*RTX 4070.*: measured here/);
+      assert.ok(cpu + 0.1 > 1.25 * gpu, shown); // CPU_MARGIN, with the one decimal shown
+    } else {
+      assert.match(shown, /^Backend: WebGPU \(.*RTX 4070.*; measured here/);
+      assert.ok(1.25 * gpu + 0.1 >= cpu, shown);
+    }
+    assert.equal(await page.$eval("#backend-choice", (s) => s.value), "auto");
+  } finally {
+    await browser.close();
+  }
+});
+
 test("weights from ?weights=URL, and the site's bundled weights by default", async () => {
   const browser = await launchChromium({ webgpu: false });
   const bundled = await serveDist({ bundledWeights: true });
