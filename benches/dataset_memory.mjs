@@ -63,20 +63,39 @@ let bytes = 0;
 for (const c of readdirSync(dir)) for (const f of readdirSync(join(dir, c))) bytes += statSync(join(dir, c, f)).size;
 console.log(`${count} files, ${(bytes / 1e6).toFixed(0)} MB on disk (${(bytes / count / 1e6).toFixed(2)} MB each)`);
 
+// The renderer processes of this bench's own browser (a test running beside it has its own):
+// the descendants of the browser process that launchChromium started.
+const processes = () => execFileSync("ps", ["-eo", "pid,ppid,rss,args"], { encoding: "utf8" }).split("\n").slice(1)
+  .filter((l) => l.trim()).map((l) => {
+    const [pid, ppid, rss, ...args] = l.trim().split(/\s+/);
+    return { pid: Number(pid), ppid: Number(ppid), rss: Number(rss) * 1024, args: args.join(" ") };
+  });
+const browserPids = () => new Set(processes().filter((p) => p.args.includes("--remote-debugging-pipe")).map((p) => p.pid));
+let ownBrowser = null;
 const rendererRss = () => {
-  const out = execFileSync("ps", ["-eo", "rss,args"], { encoding: "utf8" });
-  return out.split("\n").filter((l) => l.includes("--type=renderer")).reduce((s, l) => s + Number(l.trim().split(/\s+/)[0]) * 1024, 0);
+  const all = processes();
+  const ours = new Set([ownBrowser]);
+  for (let grew = true; grew;) {
+    grew = false;
+    for (const p of all) if (ours.has(p.ppid) && !ours.has(p.pid)) { ours.add(p.pid); grew = true; }
+  }
+  return all.filter((p) => ours.has(p.pid) && p.args.includes("--type=renderer")).reduce((s, p) => s + p.rss, 0);
 };
 
 // --dist DIR serves another build (a copy, so a rebuild of dist/ during a long run cannot pull
 // the worker's wasm out from under it).
 const distAt = process.argv.indexOf("--dist");
 const server = await serveDist(distAt > 0 ? { dist: process.argv[distAt + 1] } : {});
+const before = browserPids();
 const browser = await launchChromium();
+ownBrowser = [...browserPids()].find((pid) => !before.has(pid));
+if (!ownBrowser) throw new Error("could not find the browser process this bench launched");
 try {
   const page = await browser.newPage();
   page.on("crash", () => console.log(`THE TAB CRASHED (renderer RSS before: ${(rendererRss() / 1e6).toFixed(0)} MB)`));
   page.on("pageerror", (e) => console.log(`page error: ${e.message}`));
+  page.on("close", () => console.log(`${new Date().toISOString()} the page closed`));
+  browser.on("disconnected", () => console.log(`${new Date().toISOString()} the browser went away`));
   page.on("console", (m) => { if (m.type() === "error") console.log(`console error: ${m.text().slice(0, 500)}`); });
   const cdp = await page.context().newCDPSession(page);
   // trunk announces the instantiated module: keep it to read the wasm memory's size.
@@ -109,10 +128,15 @@ try {
   console.log(`(encoded files: ${mb(bytes)})`);
   if (work) {
     // The peaks while it trains and analyses: sampled every second.
-    let peakRss = rssAfter, peakWasm = wasmAfter;
+    let peakRss = rssAfter, peakWasm = wasmAfter, ticks = 0;
     const sampler = setInterval(async () => {
       peakRss = Math.max(peakRss, rendererRss());
       peakWasm = Math.max(peakWasm, await wasmBytes().catch(() => 0));
+      // Where the work is, every minute (a long run that stops says where it stopped).
+      if (++ticks % 60 === 0) {
+        const where = await page.$$eval("#train-progress, #analysis-progress", (ps) => ps.map((p) => p.textContent).join(" / ")).catch((e) => `(${e.message.split("\n")[0]})`);
+        console.log(`${new Date().toISOString()} ${where}; renderer RSS ${mb(rendererRss())}`);
+      }
     }, 1000);
     const stage = async (name, run) => {
       const t = Date.now();

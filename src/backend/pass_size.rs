@@ -43,13 +43,16 @@ pub struct PassSizes {
 }
 
 impl PassSizes {
-    /// The sizes for `device` on `host`. On the page's CPU, two training images or four
-    /// inference images are each about a third of a second in Chromium on the test machine,
-    /// which keeps the page painting; natively the CPU takes the whole mini-batch (fewer,
-    /// larger matrix products are faster), and a GPU takes what fits its buffers.
+    /// The sizes for `device` on `host`. On the page's CPU each pass is a frame the browser
+    /// cannot paint. In Chromium on the test machine one inference image takes ~67 ms (four
+    /// took ~0.27 s, no faster per image: the page's CPU path gains nothing from larger
+    /// batches, README "Against onnxruntime-web"); two training images take ~0.38 s, and one
+    /// ~0.23 s but the epoch ~10 % longer (a per-pass cost in wasm), so training keeps two.
+    /// Natively the CPU takes the whole mini-batch (fewer, larger matrix products are
+    /// faster), and a GPU what fits its buffers.
     pub fn for_device(device: &Device, host: Host) -> Self {
         match (is_cpu(device), host) {
-            (true, Host::PageThread) => PassSizes { training: 2, inference: 4 },
+            (true, Host::PageThread) => PassSizes { training: 2, inference: 1 },
             (true, Host::Native) => PassSizes { training: 0, inference: INFERENCE_PASS },
             (false, _) => PassSizes { training: GPU_MICRO_BATCH, inference: INFERENCE_PASS },
         }

@@ -143,15 +143,18 @@ impl ExploreState {
     }
 }
 
-/// PNG thumbnails as object URLs, in the order of `images`.
+/// Thumbnails as object URLs, in the order of `images`. BMP, not PNG: it is a copy of the
+/// pixels behind a header, where PNG compresses each one — and all the validation images' are
+/// made in one frame of the page's thread when the activations finish (the blobs live outside
+/// wasm memory, 12 KB each).
 pub fn thumbnail_urls(data: &DataSet, images: &[usize]) -> Vec<String> {
     images
         .iter()
         .map(|&i| {
-            let mut png = Vec::new();
+            let mut bmp = Vec::new();
             let _ = image::DynamicImage::ImageRgb8(data.images[i].thumbnail.clone())
-                .write_to(&mut Cursor::new(&mut png), image::ImageFormat::Png);
-            object_url(&png, "image/png").unwrap_or_default()
+                .write_to(&mut Cursor::new(&mut bmp), image::ImageFormat::Bmp);
+            object_url(&bmp, "image/bmp").unwrap_or_default()
         })
         .collect()
 }
