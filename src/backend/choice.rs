@@ -50,8 +50,10 @@ impl FromStr for BackendRequest {
     }
 }
 
-/// What the browser says about its WebGPU adapter (`GPUAdapter.info`).
-#[derive(Debug, Clone, PartialEq, Default)]
+/// What the browser says about its WebGPU adapter (`GPUAdapter.info`), read from the object
+/// `describeWebGpuAdapter` in `webgpu_fixes.js` gives (camelCase; a missing field is empty).
+#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[serde(default, rename_all = "camelCase")]
 pub struct AdapterInfo {
     pub vendor: String,
     pub architecture: String,
@@ -110,6 +112,15 @@ mod tests {
         assert!(!adapter("amd", "warpdrive", "", false).is_software(), "whole words only");
         assert_eq!(adapter("google", "swiftshader", "", true).name(), "google swiftshader");
         assert_eq!(adapter("", " ", "", false).name(), "unnamed adapter");
+    }
+
+    #[test]
+    fn the_page_reads_the_adapter_description_its_script_gives() {
+        // The shape of describeWebGpuAdapter's object (webgpu_fixes.js), as the page reads it.
+        let full = r#"{"vendor":"google","architecture":"swiftshader","description":"","isFallback":true}"#;
+        assert_eq!(serde_json::from_str::<AdapterInfo>(full).unwrap(), adapter("google", "swiftshader", "", true));
+        let partial: AdapterInfo = serde_json::from_str(r#"{"vendor":"apple"}"#).unwrap();
+        assert_eq!(partial, adapter("apple", "", "", false), "a missing field is empty, not an error");
     }
 
     #[test]

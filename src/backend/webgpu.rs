@@ -18,6 +18,8 @@
 use std::cell::RefCell;
 
 use burn::prelude::*;
+use gloo_utils::format::JsValueSerdeExt;
+use serde::Deserialize;
 use wasm_bindgen::prelude::*;
 
 use super::choice::AdapterInfo;
@@ -42,14 +44,20 @@ pub fn take_recorded_failure() -> Option<GpuFailure> {
     if value.is_null() || value.is_undefined() {
         return None;
     }
-    let field =
-        |name: &str| js_sys::Reflect::get(&value, &name.into()).ok().and_then(|v| v.as_string()).unwrap_or_default();
-    let kind = match field("kind").as_str() {
+    // What the watch records (webgpu_fixes.js); a record it cannot read is still a failure.
+    #[derive(Default, Deserialize)]
+    #[serde(default)]
+    struct Recorded {
+        kind: String,
+        message: String,
+    }
+    let recorded: Recorded = value.into_serde().unwrap_or_default();
+    let kind = match recorded.kind.as_str() {
         "out-of-memory" => GpuFailureKind::OutOfMemory,
         "lost" => GpuFailureKind::Lost,
         _ => GpuFailureKind::Error,
     };
-    Some(GpuFailure { kind, message: field("message") })
+    Some(GpuFailure { kind, message: recorded.message })
 }
 
 /// Resolves after the browser's next task (so pending device notices are delivered).
@@ -91,16 +99,7 @@ async fn ask_adapter_info() -> Option<AdapterInfo> {
     if value.is_null() || value.is_undefined() {
         return None;
     }
-    let text =
-        |name: &str| js_sys::Reflect::get(&value, &name.into()).ok().and_then(|v| v.as_string()).unwrap_or_default();
-    let is_fallback =
-        js_sys::Reflect::get(&value, &"isFallback".into()).ok().and_then(|v| v.as_bool()).unwrap_or(false);
-    Some(AdapterInfo {
-        vendor: text("vendor"),
-        architecture: text("architecture"),
-        description: text("description"),
-        is_fallback,
-    })
+    Some(value.into_serde().unwrap_or_default())
 }
 
 async fn init() -> Result<(Device, String), BackendError> {

@@ -1,12 +1,12 @@
-//! Bytes from the browser: dropped or picked files, and URLs fetched from the page's origin.
+//! Bytes from the browser: dropped or picked files, and URLs fetched from the page's origin —
+//! through gloo (file reading, fetch, timers) where it fits; the few calls it does not cover
+//! (object URLs, downloads, drop/pick handlers) are plain web-sys.
 
 use std::future::Future;
 use std::pin::Pin;
 
-use js_sys::Uint8Array;
 use send_wrapper::SendWrapper;
 use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::JsFuture;
 
 use crate::data::dataset::{ByteSource, ImageBytes, LabelledImage};
 
@@ -42,10 +42,9 @@ async fn read_file(file: &web_sys::File) -> Result<LoadedFile, String> {
 }
 
 /// A `File`'s or `Blob`'s bytes, copied into wasm memory; the browser's error in words
-/// ("NotReadableError: …") when it cannot be read (a file moved or changed on disk).
+/// when it cannot be read (a file moved or changed on disk).
 pub async fn read_blob(blob: &web_sys::Blob) -> Result<Vec<u8>, String> {
-    let buffer = JsFuture::from(blob.array_buffer()).await.map_err(|e| js_error(&e))?;
-    Ok(Uint8Array::new(&buffer).to_vec())
+    gloo_file::futures::read_as_bytes(&gloo_file::Blob::from(blob.clone())).await.map_err(|e| e.to_string())
 }
 
 /// A JavaScript exception as "Name: message".
@@ -111,19 +110,14 @@ pub fn image_object_url(image: &LabelledImage) -> Result<String, String> {
 
 /// Fetches a URL's body; `Ok(None)` for a 404 (an optional file that is not there).
 pub async fn fetch_bytes(url: &str) -> Result<Option<Vec<u8>>, String> {
-    let window = web_sys::window().ok_or("no window")?;
-    let response = JsFuture::from(window.fetch_with_str(url)).await.map_err(|e| format!("{url}: {e:?}"))?;
-    let response: web_sys::Response = response.dyn_into().map_err(|_| format!("{url}: not a response"))?;
+    let response = gloo_net::http::Request::get(url).send().await.map_err(|e| format!("{url}: {e}"))?;
     if response.status() == 404 {
         return Ok(None);
     }
     if !response.ok() {
         return Err(format!("{url}: HTTP {}", response.status()));
     }
-    let buffer = JsFuture::from(response.array_buffer().map_err(|e| format!("{url}: {e:?}"))?)
-        .await
-        .map_err(|e| format!("{url}: {e:?}"))?;
-    Ok(Some(Uint8Array::new(&buffer).to_vec()))
+    response.binary().await.map(Some).map_err(|e| format!("{url}: {e}"))
 }
 
 /// A query parameter of the page's URL (`?weights=…`, `?backend=cpu`).
@@ -143,17 +137,14 @@ pub async fn yield_to_browser() {
 }
 
 /// Waits `ms` milliseconds without blocking the page.
-pub async fn sleep_ms(ms: i32) {
-    let promise = js_sys::Promise::new(&mut |resolve, _reject| {
-        if let Some(window) = web_sys::window() {
-            let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);
-        }
-    });
-    let _ = JsFuture::from(promise).await;
+pub async fn sleep_ms(ms: u32) {
+    gloo_timers::future::TimeoutFuture::new(ms).await;
 }
 
 /// An object URL for bytes (an image to show, a file to download); `mime` may be empty (images
-/// are recognised by their content).
+/// are recognised by their content). Not gloo-file's `Blob`/`ObjectUrl`: its `Blob` throws where
+/// the browser refuses a blob (a session export near the browser's limit), which this reports,
+/// and its `ObjectUrl` revokes on drop, where thumbnails' URLs live as long as the page.
 pub fn object_url(bytes: &[u8], mime: &str) -> Result<String, String> {
     let array = js_sys::Uint8Array::from(bytes);
     let parts = js_sys::Array::of1(&array);
