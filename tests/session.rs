@@ -127,6 +127,23 @@ fn a_session_kept_beside_its_images_comes_back_with_them() {
     assert_eq!(restored.analysis, saved.analysis);
     assert_eq!(restored.trained.as_ref().unwrap().validation, validation);
 
+    // The store keeps each image's thumbnail beside its handle: restoring from them reads no
+    // file and decodes nothing, and gives the same session; the files are read when used.
+    let mut builder = DataSetBuilder::new();
+    let (_, handles) = kept_elsewhere(&held);
+    for (image, handle) in held.images.iter().zip(&handles) {
+        builder.add_checked_elsewhere(&image.path, image.thumbnail.clone(), handle.clone());
+    }
+    let restored = Session::from_bytes_with_images(&bytes, builder.finish()).unwrap();
+    assert!(handles.iter().all(|h| h.reads.load(std::sync::atomic::Ordering::Relaxed) == 0), "no file read");
+    let after = restored.data.as_ref().unwrap();
+    assert_eq!((&after.classes, &after.rejected), (&held.classes, &held.rejected));
+    for (a, b) in after.images.iter().zip(&held.images) {
+        assert_eq!((&a.path, a.class, &a.thumbnail), (&b.path, b.class, &b.thumbnail));
+        assert_eq!(&*block_on(a.read()).unwrap(), &b.held().unwrap()[..]);
+    }
+    assert_eq!(restored.analysis, saved.analysis);
+
     // A file that went away since: refused, naming it.
     let (mut fewer, _) = kept_elsewhere(&held);
     let gone = fewer.images.remove(3).path;

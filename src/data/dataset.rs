@@ -150,6 +150,15 @@ impl DataSetBuilder {
         self.add(path, bytes, || ImageBytes::Elsewhere(source));
     }
 
+    /// Adds one file kept elsewhere that was checked when it was first read, with the thumbnail
+    /// made then (a session restored from the browser's storage, which keeps both): nothing is
+    /// read or decoded now. A file changed on disk since is found when a step reads it.
+    pub fn add_checked_elsewhere(&mut self, path: &str, thumbnail: RgbImage, source: Arc<dyn ByteSource>) {
+        if let Some((path, label)) = self.labelled(path) {
+            self.accepted.push((path, label, ImageBytes::Elsewhere(source), thumbnail));
+        }
+    }
+
     /// Whether a file at `path` is taken at all (not archive litter); its bytes need not be
     /// read otherwise.
     pub fn wants(path: &str) -> bool {
@@ -157,12 +166,7 @@ impl DataSetBuilder {
     }
 
     fn add(&mut self, path: &str, bytes: &[u8], content: impl FnOnce() -> ImageBytes) {
-        let path = path.trim_start_matches("./").to_string();
-        if is_ignored(&path) {
-            return;
-        }
-        let Some(label) = label_of(&path).map(str::to_string) else {
-            self.reject(path, "not inside a class folder (the folder name is the label)".into());
+        let Some((path, label)) = self.labelled(path) else {
             return;
         };
         match decode_rgb(bytes) {
@@ -172,6 +176,20 @@ impl DataSetBuilder {
             }
             Err(e) => self.reject(path, e.to_string()),
         }
+    }
+
+    /// The path as the data set keeps it and its class, or `None` for archive litter (skipped)
+    /// and a file outside any class folder (rejected).
+    fn labelled(&mut self, path: &str) -> Option<(String, String)> {
+        let path = path.trim_start_matches("./").to_string();
+        if is_ignored(&path) {
+            return None;
+        }
+        let Some(label) = label_of(&path).map(str::to_string) else {
+            self.reject(path, "not inside a class folder (the folder name is the label)".into());
+            return None;
+        };
+        Some((path, label))
     }
 
     /// Records a file refused before its bytes were looked at (e.g. an unsafe zip path).

@@ -10,16 +10,16 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use wasm_bindgen::prelude::*;
 
-use super::browser_files::{download, read_file_list, yield_to_browser};
+use super::browser_files::{BrowserFile, download, read_file_list, yield_to_browser};
 use super::dataset_panel::DataSetStatus;
 use super::dataset_panel::read_files_kept;
 use super::session_store::{
-    Loaded, Stored, apply_settings, awaited, forget_session, image_handles, load_session, save_session, settings_now,
-    settings_object,
+    Loaded, Stored, StoredImage, apply_settings, awaited, forget_session, image_handles, load_session, save_session,
+    settings_now, settings_object,
 };
 use super::state::{AppState, app_state};
 use crate::analysis::Analysis;
-use crate::data::dataset::DataSet;
+use crate::data::dataset::{DataSet, DataSetBuilder};
 use crate::session::{Session, SessionSummary, TrainedNetwork};
 
 /// Said after "Restored …" once the restored session is this browser's saved one.
@@ -169,16 +169,27 @@ async fn open_session(
     app: AppState,
     status: RwSignal<Status>,
     bytes: Vec<u8>,
-    images: Option<Vec<(String, web_sys::Blob)>>,
+    images: Option<Vec<StoredImage>>,
     what: String,
 ) -> Result<Arc<DataSet>, ()> {
     status.set(Status::Working(format!("Restoring {what}…")));
     yield_to_browser().await;
     let session = match (Session::images_elsewhere(&bytes), images) {
+        // Stored with their thumbnails: nothing to read or decode (a file changed since is
+        // found when a step reads it).
+        (Ok(true), Some(images)) if images.iter().all(|image| image.thumbnail.is_some()) => {
+            let mut builder = DataSetBuilder::new();
+            for StoredImage { path, file, thumbnail } in images {
+                let thumbnail = thumbnail.expect("checked above");
+                builder.add_checked_elsewhere(&path, thumbnail, Arc::new(BrowserFile::new(file)));
+            }
+            Session::from_bytes_with_images(&bytes, builder.finish())
+        }
         (Ok(true), Some(images)) => {
             let reading =
                 |done, total| status.set(Status::Working(format!("Restoring {what}: its images, {done} of {total}…")));
-            let data = read_files_kept(images, reading).await;
+            let files = images.into_iter().map(|image| (image.path, image.file)).collect();
+            let data = read_files_kept(files, reading).await;
             Session::from_bytes_with_images(&bytes, data)
         }
         (Ok(true), None) => {

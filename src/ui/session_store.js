@@ -80,7 +80,8 @@ function failure(error) {
 }
 
 /** Stores this tab's session: the session file's bytes, and, when its images are not in it,
- * their handles ([{path, file}]) under `imagesId` (stored once per id). Rejects with
+ * their handles and thumbnails ([{path, file, thumb, thumbWidth, thumbHeight}]) under `imagesId`
+ * (stored once per id). Rejects with
  * "Name: message" when the browser refuses. */
 export async function saveSession(bytes, images, imagesId) {
   // Tests stand in for a full disk with this hook (tests/e2e/session.test.mjs).

@@ -10,6 +10,8 @@ use leptos::prelude::*;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
+use image::RgbImage;
+
 use super::browser_files::{browser_blob, js_error};
 use crate::data::dataset::DataSet;
 
@@ -59,30 +61,45 @@ pub(super) struct Loaded {
     pub(super) key: String,
     pub(super) bytes: Vec<u8>,
     /// The data set's file handles, when the session file leaves its images to the store.
-    pub(super) images: Option<Vec<(String, web_sys::Blob)>>,
+    pub(super) images: Option<Vec<StoredImage>>,
     pub(super) images_id: Option<String>,
+}
+
+/// One image of a stored data set: its path, the browser's handle to its file, and the
+/// thumbnail made when it was first read (absent in records stored by earlier pages).
+pub(super) struct StoredImage {
+    pub(super) path: String,
+    pub(super) file: web_sys::Blob,
+    pub(super) thumbnail: Option<RgbImage>,
+}
+
+impl StoredImage {
+    fn from_js(entry: &JsValue) -> Option<StoredImage> {
+        let field = |name: &str| Reflect::get(entry, &JsValue::from_str(name)).ok();
+        let path = field("path")?.as_string()?;
+        let file = field("file")?.dyn_into::<web_sys::Blob>().ok()?;
+        let thumbnail = (|| {
+            let (width, height) = (field("thumbWidth")?.as_f64()? as u32, field("thumbHeight")?.as_f64()? as u32);
+            RgbImage::from_raw(width, height, field("thumb")?.dyn_into::<Uint8Array>().ok()?.to_vec())
+        })();
+        Some(StoredImage { path, file, thumbnail })
+    }
 }
 
 impl Loaded {
     pub(super) fn from_js(value: &JsValue) -> Option<Loaded> {
         let field = |name: &str| Reflect::get(value, &JsValue::from_str(name)).ok();
         let bytes = field("bytes")?.dyn_into::<Uint8Array>().ok()?.to_vec();
-        let images = field("images").filter(Array::is_array).map(|list| {
-            Array::from(&list)
-                .iter()
-                .filter_map(|entry| {
-                    let path = Reflect::get(&entry, &"path".into()).ok()?.as_string()?;
-                    let file = Reflect::get(&entry, &"file".into()).ok()?.dyn_into::<web_sys::Blob>().ok()?;
-                    Some((path, file))
-                })
-                .collect()
-        });
+        let images = field("images")
+            .filter(Array::is_array)
+            .map(|list| Array::from(&list).iter().filter_map(|entry| StoredImage::from_js(&entry)).collect());
         Some(Loaded { key: field("key")?.as_string()?, bytes, images, images_id: field("imagesId")?.as_string() })
     }
 }
 
-/// `[{path, file}]` for the store: the browser's own file where the data set keeps one, a
-/// blob of the bytes otherwise.
+/// `[{path, file, thumb, thumbWidth, thumbHeight}]` for the store: the browser's own file where
+/// the data set keeps one (a blob of the bytes otherwise), and the thumbnail as raw RGB, so a
+/// restore shows the data set without reading and decoding every image again.
 pub(super) fn image_handles(data: &DataSet) -> Result<Array, String> {
     let list = Array::new();
     for image in &data.images {
@@ -97,6 +114,10 @@ pub(super) fn image_handles(data: &DataSet) -> Result<Array, String> {
         let entry = Object::new();
         let _ = Reflect::set(&entry, &"path".into(), &JsValue::from_str(&image.path));
         let _ = Reflect::set(&entry, &"file".into(), &blob);
+        let thumb = &image.thumbnail;
+        let _ = Reflect::set(&entry, &"thumb".into(), &Uint8Array::from(thumb.as_raw().as_slice()));
+        let _ = Reflect::set(&entry, &"thumbWidth".into(), &thumb.width().into());
+        let _ = Reflect::set(&entry, &"thumbHeight".into(), &thumb.height().into());
         list.push(&entry);
     }
     Ok(list)

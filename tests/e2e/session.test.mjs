@@ -172,7 +172,13 @@ function storedRecords(page) {
         keys.result.forEach((key, i) => {
           const v = values.result[i];
           out[key] = v.images
-            ? { images: v.images.length, files: v.images.every((e) => e.file instanceof Blob), paths: v.images.map((e) => e.path) }
+            ? {
+              images: v.images.length,
+              files: v.images.every((e) => e.file instanceof Blob),
+              paths: v.images.map((e) => e.path),
+              thumbnails: v.images.every((e) => e.thumb instanceof Uint8Array && e.thumb.length === e.thumbWidth * e.thumbHeight * 3
+                && Math.max(e.thumbWidth, e.thumbHeight) <= 64),
+            }
             : { imagesId: v.imagesId ?? null, sessionBytes: v.session?.size };
         });
         open.result.close();
@@ -214,6 +220,7 @@ test("a dropped folder is kept as the browser's files: a reload restores it from
   assert.ok(images, `the handles are stored beside the session: ${JSON.stringify(records)}`);
   assert.equal(images.images, 24);
   assert.ok(images.files, "stored as Blobs (the browser's files), not as bytes in the session");
+  assert.ok(images.thumbnails, "each with its thumbnail (raw RGB, at most 64 px a side)");
   assert.ok(images.paths.includes("mine/1/" + (await readdir(join(FIXTURES, "digits3", "1"))).sort()[0]));
 
   // A second tab: offered the newest session, but its own work does not replace the first's.
@@ -231,9 +238,27 @@ test("a dropped folder is kept as the browser's files: a reload restores it from
   await waitForBackend(first);
   await first.waitForSelector("#session-offer", { timeout: 30_000 });
   assert.match(await first.textContent("#session-offer"), /24 images in 3 classes and an analysis/);
+  // Count the data set's files read while it restores (the stored session itself is a Blob,
+  // not a File): none, the stored thumbnails stand in for them.
+  await first.evaluate(() => {
+    window.__fileReads = 0;
+    for (const method of ["readAsArrayBuffer", "readAsBinaryString", "readAsDataURL", "readAsText"]) {
+      const original = FileReader.prototype[method];
+      FileReader.prototype[method] = function (blob) {
+        if (blob instanceof File) window.__fileReads += 1;
+        return original.apply(this, arguments);
+      };
+    }
+    const arrayBuffer = Blob.prototype.arrayBuffer;
+    Blob.prototype.arrayBuffer = function () {
+      if (this instanceof File) window.__fileReads += 1;
+      return arrayBuffer.call(this);
+    };
+  });
   await first.click("#session-restore");
   await waitForExplore(first);
   assert.equal(await first.$eval("#session-status", (e) => e.dataset.state), "restored");
+  assert.equal(await first.evaluate(() => window.__fileReads), 0, "restored from the stored thumbnails, no file read");
   assert.match(await first.textContent("#dataset-summary"), /^24 images in 3 classes\./);
   assert.deepEqual(await explored(first), original, "the reload restored the same maps and tables");
   // A point's image is shown from the stored file.
@@ -250,6 +275,7 @@ test("a dropped folder is kept as the browser's files: a reload restores it from
   // Export reads the files into one session file, which restores in the other tab, exactly.
   assert.equal(await first.isChecked("#session-export-images"), true, "with the images unless asked");
   const exported = await downloaded(first, "#session-export");
+  assert.equal(await first.evaluate(() => window.__fileReads), 24, "the export read each file once (the count above counts)");
   const file = join(scratch, "kept-files-session.zip");
   await writeFile(file, exported);
   await second.setInputFiles("#session-import", file);
