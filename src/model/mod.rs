@@ -5,5 +5,6 @@ pub mod benchmark;
 pub mod export;
 pub mod inference;
 pub mod layers;
+pub mod max_pool;
 pub mod squeezenet;
 pub mod weights;

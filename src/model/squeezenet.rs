@@ -10,13 +10,12 @@ use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{Dropout, DropoutConfig, PaddingConfig2d};
 use burn::prelude::*;
 use burn::tensor::activation::{relu, softmax};
-use burn::tensor::module::max_pool2d;
-use burn::tensor::ops::MaxPoolOptions;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::architecture::{CLASSIFIER_IN, FIRES, FireSpec, STEM_IN, STEM_OUT, conv_specs};
 use super::layers::Layer;
+use super::max_pool::max_pool_3x3_s2_ceil;
 use super::weights::{RawTensor, SqueezeNetWeights};
 
 /// One Fire module: squeeze 1×1, then expand 1×1 and expand 3×3 in parallel, concatenated.
@@ -65,7 +64,7 @@ pub struct SqueezeNet {
 
 /// The pool after `conv1`, `fire3` and `fire5`: 3×3, stride 2, ceil mode (113→56→28→14).
 fn pool(x: Tensor<4>) -> Tensor<4> {
-    max_pool2d(x, MaxPoolOptions::new([3, 3]).with_stride([2, 2]).with_ceil_mode(true))
+    max_pool_3x3_s2_ceil(x)
 }
 
 fn conv10_config(num_classes: usize) -> Conv2dConfig {
