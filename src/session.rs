@@ -125,7 +125,7 @@ pub struct NotInSessionFile;
 impl crate::data::dataset::ByteSource for NotInSessionFile {
     fn read(&self) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Vec<u8>, String>> + '_>> {
         Box::pin(async {
-            Err("this session was exported without its images: bring the data set again (step 1) to train or analyse"
+            Err("this session was exported or saved without its images: bring the data set again (step 1) to train or analyse"
                 .to_string())
         })
     }

@@ -172,7 +172,7 @@ fn a_session_exported_with_thumbnails_only_shows_the_same_and_says_what_it_lacks
     for (a, b) in after.images.iter().zip(&data.images) {
         assert_eq!((&a.path, a.class, &a.thumbnail), (&b.path, b.class, &b.thumbnail), "thumbnails exactly (PNG)");
         let error = block_on(a.read()).unwrap_err().to_string();
-        assert!(error.contains("exported without its images: bring the data set again"), "{error}");
+        assert!(error.contains("exported or saved without its images: bring the data set again"), "{error}");
     }
     assert_eq!(restored.analysis, saved.analysis);
     assert_eq!(restored.settings, saved.settings);

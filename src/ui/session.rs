@@ -14,8 +14,8 @@ use super::browser_files::{BrowserFile, download, read_file_list, yield_to_brows
 use super::dataset_panel::DataSetStatus;
 use super::dataset_panel::read_files_kept;
 use super::session_store::{
-    Loaded, Stored, StoredImage, apply_settings, awaited, forget_session, image_handles, load_session, save_session,
-    settings_now, settings_object,
+    Loaded, Stored, StoredImage, apply_settings, awaited, forget_session, image_handles, keep_files_up_to_bytes,
+    load_session, save_session, settings_now, settings_object,
 };
 use super::state::{AppState, app_state};
 use crate::analysis::Analysis;
@@ -63,6 +63,15 @@ impl Status {
                 "Forgotten: this browser keeps no session now (this tab still shows it until you reload).".into()
             }
         }
+    }
+}
+
+/// "2.4 GB", "180 MB", "12 KB".
+fn size_in_words(bytes: u64) -> String {
+    match bytes as f64 {
+        b if b >= 1e9 => format!("{:.1} GB", b / 1e9),
+        b if b >= 1e6 => format!("{:.0} MB", b / 1e6),
+        b => format!("{:.0} KB", (b / 1e3).ceil()),
     }
 }
 
@@ -123,8 +132,10 @@ fn restore(app: &AppState, session: Session) -> Result<(), String> {
 async fn save(app: AppState, status: RwSignal<Status>, stored: Stored) {
     let Some(session) = snapshot(&app) else { return };
     let data = session.data.clone().expect("a snapshot has a data set");
-    let written = if session.has_thumbnails_only() {
-        // Imported from a file exported without its images: there are none to keep.
+    let too_large_to_copy = !data.all_held() && data.total_bytes() as f64 > keep_files_up_to_bytes();
+    let written = if session.has_thumbnails_only() || too_large_to_copy {
+        // Imported from a file exported without its images: there are none to keep. Or a
+        // folder the browser would copy into its storage (see `keepFilesUpToBytes`).
         session
             .to_bytes_with_thumbnails()
             .map(|bytes| (bytes, JsValue::UNDEFINED, String::new()))
@@ -154,7 +165,18 @@ async fn save(app: AppState, status: RwSignal<Status>, stored: Stored) {
             });
         }
         Ok(_) => {
-            status.set(Status::Saved(format!("Saved in this browser at {}: {summary}.", clock(session.saved_at_ms))))
+            let without = if too_large_to_copy {
+                format!(
+                    " Without the images ({}): the browser would copy them into its storage. After a reload the maps, tables and thumbnails come back; to train or analyse again, drop the folder again.",
+                    size_in_words(data.total_bytes())
+                )
+            } else {
+                String::new()
+            };
+            status.set(Status::Saved(format!(
+                "Saved in this browser at {}: {summary}.{without}",
+                clock(session.saved_at_ms)
+            )))
         }
         Err(e) => status.set(Status::Failed(format!(
             "Not saved in this browser ({e}). This session stays in this tab: export it to keep it."

@@ -79,6 +79,15 @@ function failure(error) {
   return `${error?.name || "Error"}: ${error?.message || error}`;
 }
 
+/** The largest data set (its files' bytes) whose File handles are stored beside its session.
+ * A File put in IndexedDB is copied into the browser's storage (counted against the origin's
+ * quota; in a private window, held in memory): a folder of photos would be duplicated, and at
+ * 12 GB Chromium's browser process went down instead of refusing. Larger data sets are saved
+ * with their thumbnails only. Tests lower it with the hook below. */
+export function keepFilesUpToBytes() {
+  return globalThis.layerlensSessionTestHooks?.keepFilesUpToBytes ?? 256 * 1024 * 1024;
+}
+
 /** Stores this tab's session: the session file's bytes, and, when its images are not in it,
  * their handles and thumbnails ([{path, file, thumb, thumbWidth, thumbHeight}]) under `imagesId`
  * (stored once per id). Rejects with

@@ -23,6 +23,8 @@ extern "C" {
     pub(super) fn load_session() -> js_sys::Promise;
     #[wasm_bindgen(js_name = forgetSession)]
     pub(super) fn forget_session(key: &JsValue) -> js_sys::Promise;
+    #[wasm_bindgen(js_name = keepFilesUpToBytes)]
+    pub(super) fn keep_files_up_to_bytes() -> f64;
     #[wasm_bindgen(js_name = collectSettings)]
     pub(super) fn collect_settings() -> Object;
     #[wasm_bindgen(js_name = applySettings)]

@@ -302,7 +302,7 @@ test("a dropped folder is kept as the browser's files: a reload restores it from
   await loadFixtureWeights(second); // the session holds an analysis, not a fine-tuned network
   await second.click("#analyze-run");
   await second.waitForSelector("#analysis-error", { timeout: 60_000 });
-  assert.match(await second.textContent("#analysis-error"), /exported without its images: bring the data set again \(step 1\)/);
+  assert.match(await second.textContent("#analysis-error"), /exported or saved without its images: bring the data set again \(step 1\)/);
 
   // Stored files gone (storage cleared by the browser): the restore says so, nothing breaks.
   await first.evaluate(() => new Promise((ok) => {
@@ -324,6 +324,45 @@ test("a dropped folder is kept as the browser's files: a reload restores it from
   await dropFolder(first, "#dataset", await digitsFolder("again", 2));
   await first.waitForSelector("#dataset-summary");
   assert.match(await first.textContent("#dataset-summary"), /^6 images in 3 classes\./, "the page goes on");
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test("a folder too large to copy into the browser's storage is saved with its thumbnails: a reload brings Explore back and asks for the folder to train", { timeout: 600_000 }, async () => {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 1000 } });
+  // The limit lowered below these 24 digits' bytes (it is 256 MB).
+  await context.addInitScript(() => { window.layerlensSessionTestHooks = { keepFilesUpToBytes: 1000 }; });
+  const page = await context.newPage();
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  await page.goto(`${server.url}?backend=cpu`);
+  await waitForBackend(page);
+  await loadFixtureWeights(page);
+  await dropFolder(page, "#dataset", await digitsFolder("large", 8));
+  await page.waitForSelector("#dataset-summary");
+  assert.equal(await page.$eval("#dataset-kept", (p) => p.dataset.kept), "AsFiles");
+  await page.fill("#analysis-iterations", "150");
+  await page.click("#analyze-run");
+  await waitForExplore(page);
+  await statusSays(page, "saved", /24 images in 3 classes and an analysis\. Without the images \(\d+ KB\): the browser would copy them into its storage\..*drop the folder again/);
+  const original = await explored(page);
+  const records = await storedRecords(page);
+  assert.equal(Object.keys(records).filter((k) => k.startsWith("images:")).length, 0, `no file stored: ${JSON.stringify(records)}`);
+  const [[, session]] = Object.entries(records).filter(([k]) => k.startsWith("session:"));
+  assert.equal(session.imagesId, null);
+
+  await page.reload();
+  await waitForBackend(page);
+  await page.waitForSelector("#session-offer", { timeout: 30_000 });
+  await page.click("#session-restore");
+  await waitForExplore(page);
+  assert.equal(await page.$eval("#session-status", (e) => e.dataset.state), "restored");
+  assert.deepEqual(await explored(page), original, "the same maps and tables");
+  assert.equal(await page.$eval("#dataset-kept", (p) => p.dataset.kept), "ThumbnailsOnly");
+  await loadFixtureWeights(page); // the session holds an analysis, not a fine-tuned network
+  await page.click("#analyze-run");
+  await page.waitForSelector("#analysis-error", { timeout: 60_000 });
+  assert.match(await page.textContent("#analysis-error"), /bring the data set again/);
   assert.deepEqual(errors, []);
   await context.close();
 });
