@@ -118,13 +118,7 @@ fn a_session_kept_beside_its_images_comes_back_with_them() {
     let mut again = again;
     again.rejected.clear();
     let restored = Session::from_bytes_with_images(&bytes, again).unwrap();
-    let after = restored.data.as_ref().unwrap();
-    assert_eq!((&after.classes, &after.rejected), (&held.classes, &held.rejected));
-    for (a, b) in after.images.iter().zip(&held.images) {
-        assert_eq!((&a.path, a.class, &a.thumbnail), (&b.path, b.class, &b.thumbnail));
-        assert_eq!(&*block_on(a.read()).unwrap(), &b.held().unwrap()[..]);
-    }
-    assert_eq!(restored.analysis, saved.analysis);
+    assert_restored(&restored, &saved, &held);
     assert_eq!(restored.trained.as_ref().unwrap().validation, validation);
 
     // The store keeps each image's thumbnail beside its handle: restoring from them reads no
@@ -136,13 +130,7 @@ fn a_session_kept_beside_its_images_comes_back_with_them() {
     }
     let restored = Session::from_bytes_with_images(&bytes, builder.finish()).unwrap();
     assert!(handles.iter().all(|h| h.reads.load(std::sync::atomic::Ordering::Relaxed) == 0), "no file read");
-    let after = restored.data.as_ref().unwrap();
-    assert_eq!((&after.classes, &after.rejected), (&held.classes, &held.rejected));
-    for (a, b) in after.images.iter().zip(&held.images) {
-        assert_eq!((&a.path, a.class, &a.thumbnail), (&b.path, b.class, &b.thumbnail));
-        assert_eq!(&*block_on(a.read()).unwrap(), &b.held().unwrap()[..]);
-    }
-    assert_eq!(restored.analysis, saved.analysis);
+    assert_restored(&restored, &saved, &held);
 
     // A file that went away since: refused, naming it.
     let (mut fewer, _) = kept_elsewhere(&held);
@@ -152,6 +140,18 @@ fn a_session_kept_beside_its_images_comes_back_with_them() {
         error.to_string().contains(&format!("1 of its 12 images could not be read again, {gone} first")),
         "{error}"
     );
+}
+
+/// `restored` (from a file without its images) has `held`'s data set — classes, rejected files,
+/// paths, labels, thumbnails, and each file's bytes when read — and `saved`'s analysis.
+fn assert_restored(restored: &Session, saved: &Session, held: &DataSet) {
+    let after = restored.data.as_ref().unwrap();
+    assert_eq!((&after.classes, &after.rejected), (&held.classes, &held.rejected));
+    for (a, b) in after.images.iter().zip(&held.images) {
+        assert_eq!((&a.path, a.class, &a.thumbnail), (&b.path, b.class, &b.thumbnail));
+        assert_eq!(&*block_on(a.read()).unwrap(), &b.held().unwrap()[..]);
+    }
+    assert_eq!(restored.analysis, saved.analysis);
 }
 
 /// A session exported with thumbnails only: small, and it shows the same Explore (maps,
