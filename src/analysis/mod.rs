@@ -12,6 +12,7 @@
 pub mod activations;
 pub mod confusion;
 pub mod export;
+pub mod f32_wire;
 pub mod map_index;
 pub mod map_task;
 pub mod palette;
