@@ -161,20 +161,21 @@ fn a_whole_analysis_of_a_small_set() {
 }
 
 /// Serves `task` as a compute worker does, every request and reply through gloo-worker's wire
-/// format (bincode).
+/// format (bincode), the task sent as the page sends it (rows in pieces, then the start).
 fn serve_through_the_wire(task: MapTask) -> FinishedMap {
     fn wire<T: serde::Serialize + serde::de::DeserializeOwned>(value: &T) -> T {
         bincode::deserialize(&bincode::serialize(value).unwrap()).unwrap()
     }
     let mut server = MapServer::default();
-    let mut request = MapRequest::Start(Box::new(task));
+    let mut requests = task.into_requests();
     loop {
+        let request = requests.next().unwrap_or(MapRequest::Iterate { budget_ms: 5.0 });
         match wire(&server.handle(wire(&request), &|| 0.0)) {
             MapReply::Finished(map) => return map,
             MapReply::Failed(message) => panic!("{message}"),
+            MapReply::RowsTaken => assert!(matches!(request, MapRequest::Rows(_))),
             MapReply::Started { .. } | MapReply::Progress { .. } => {}
         }
-        request = MapRequest::Iterate { budget_ms: 5.0 };
     }
 }
 

@@ -1,5 +1,5 @@
 //! One t-SNE map as a self-contained task, and the request/reply conversation that runs it:
-//! what the page's compute workers (`src/worker.rs`) speak, kept here so that it compiles and
+//! what the page's compute workers (`src/compute_worker.rs`) speak, kept here so that it compiles and
 //! is tested natively like the rest of the core.
 //!
 //! The conversation is pulled by the caller: the worker starts the map when asked, then runs
@@ -20,6 +20,7 @@ use crate::embed::{CpuStart, Method, TsneConfig, start_on_cpu};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MapTask {
     /// N × `columns`, row-major.
+    #[serde(with = "super::f32_wire")]
     pub rows: Vec<f32>,
     pub n: usize,
     pub columns: usize,
@@ -29,9 +30,58 @@ pub struct MapTask {
     pub labels: Option<Vec<usize>>,
 }
 
+/// Most values one message carries. A task with more rows sends them ahead of itself in
+/// pieces this size ([`MapTask::into_requests`]), the next one when the worker has taken the
+/// last: copying a message out of the page's memory and into the worker's costs the page a
+/// few milliseconds per 2 MB, and 100,000 × 50 rows sent at once held a frame for 50–80 ms.
+pub const VALUES_PER_MESSAGE: usize = 1 << 19;
+
+impl MapTask {
+    /// The requests that carry this task to a worker, to be sent one at a time, each after
+    /// the reply to the one before: its rows in pieces when they are many, then the start.
+    pub fn into_requests(self) -> TaskRequests {
+        self.into_requests_of(VALUES_PER_MESSAGE)
+    }
+
+    fn into_requests_of(mut self, piece: usize) -> TaskRequests {
+        if self.rows.len() <= piece {
+            return TaskRequests { rows: Vec::new(), sent: 0, piece, start: Some(Box::new(self)) };
+        }
+        let rows = std::mem::take(&mut self.rows);
+        TaskRequests { rows, sent: 0, piece, start: Some(Box::new(self)) }
+    }
+}
+
+/// The requests of one task ([`MapTask::into_requests`]), made as they are sent so that only
+/// one piece of the rows is copied at a time.
+#[derive(Debug)]
+pub struct TaskRequests {
+    rows: Vec<f32>,
+    sent: usize,
+    piece: usize,
+    start: Option<Box<MapTask>>,
+}
+
+impl Iterator for TaskRequests {
+    type Item = MapRequest;
+
+    fn next(&mut self) -> Option<MapRequest> {
+        if self.sent < self.rows.len() {
+            let end = (self.sent + self.piece).min(self.rows.len());
+            let piece = self.rows[self.sent..end].to_vec();
+            self.sent = end;
+            return Some(MapRequest::Rows(piece));
+        }
+        self.start.take().map(MapRequest::Start)
+    }
+}
+
 /// What the caller asks.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum MapRequest {
+    /// A piece of the next task's rows, in order (answered by [`MapReply::RowsTaken`]); the
+    /// task's `Start` comes after them and its own rows, if any, follow theirs.
+    Rows(#[serde(with = "super::f32_wire")] Vec<f32>),
     /// Validate, compute the affinities and the initial map (the long, unsplittable part: up
     /// to half a minute for 100,000 points).
     Start(Box<MapTask>),
@@ -44,19 +94,32 @@ pub enum MapRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum MapReply {
     /// The map is prepared: the method `auto` chose, P's stored entries, the initial map.
-    Started { method: Method, p_nnz: usize, coords: Vec<f32> },
+    Started {
+        method: Method,
+        p_nnz: usize,
+        #[serde(with = "super::f32_wire")]
+        coords: Vec<f32>,
+    },
     /// The map so far; `kl` on report iterations.
-    Progress { iteration: usize, kl: Option<f64>, coords: Vec<f32> },
+    Progress {
+        iteration: usize,
+        kl: Option<f64>,
+        #[serde(with = "super::f32_wire")]
+        coords: Vec<f32>,
+    },
     /// The final map.
     Finished(FinishedMap),
     /// The task was refused or failed; the message is for the person.
     Failed(String),
+    /// A piece of rows is kept for the coming task: the next request may be sent.
+    RowsTaken,
 }
 
 /// A finished map: its coordinates (N×2), its KL (Barnes-Hut and FFT: their estimates) and,
 /// when the task had labels, its scores.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FinishedMap {
+    #[serde(with = "super::f32_wire")]
     pub coords: Vec<f32>,
     pub kl: f64,
     pub quality: Option<MapQuality>,
@@ -66,6 +129,8 @@ pub struct FinishedMap {
 #[derive(Debug, Default)]
 pub struct MapServer {
     map: Option<RunningMap>,
+    /// Rows sent ahead of the task they belong to.
+    staged_rows: Vec<f32>,
 }
 
 #[derive(Debug)]
@@ -81,6 +146,16 @@ impl MapServer {
     /// Answers one request. `clock` gives milliseconds (any origin) for the iteration budget.
     pub fn handle(&mut self, request: MapRequest, clock: &dyn Fn() -> f64) -> MapReply {
         match request {
+            MapRequest::Rows(piece) => {
+                self.staged_rows.extend_from_slice(&piece);
+                MapReply::RowsTaken
+            }
+            MapRequest::Start(mut task) if !self.staged_rows.is_empty() => {
+                let mut rows = std::mem::take(&mut self.staged_rows);
+                rows.append(&mut task.rows);
+                task.rows = rows;
+                self.handle(MapRequest::Start(task), clock)
+            }
             MapRequest::Start(task) => match start_on_cpu(&task.rows, task.n, task.columns, &task.config) {
                 Ok(CpuStart { optimizer, method, p_nnz }) => {
                     let coords = embedding_f32(&optimizer);
@@ -128,7 +203,7 @@ pub fn run_to_end(task: MapTask) -> Result<FinishedMap, String> {
         match server.handle(request, &|| 0.0) {
             MapReply::Finished(map) => return Ok(map),
             MapReply::Failed(message) => return Err(message),
-            MapReply::Started { .. } | MapReply::Progress { .. } => {}
+            MapReply::Started { .. } | MapReply::Progress { .. } | MapReply::RowsTaken => {}
         }
         request = MapRequest::Iterate { budget_ms: f64::INFINITY };
     }
@@ -227,6 +302,42 @@ mod tests {
     }
 
     #[test]
+    fn a_task_sent_in_pieces_is_the_task_sent_whole() {
+        let whole = run_to_end(task()).unwrap();
+        let mut server = MapServer::default();
+        let mut requests = task().into_requests_of(7);
+        let mut pieces = 0;
+        let mut reply = None;
+        for request in requests.by_ref() {
+            if let MapRequest::Rows(piece) = &request {
+                assert!(piece.len() <= 7);
+                pieces += 1;
+            }
+            reply = Some(server.handle(request, &|| 0.0));
+            if let Some(MapReply::RowsTaken) = reply {
+                continue;
+            }
+            break;
+        }
+        // 240 values in pieces of 7 (the last one of 2), then the start.
+        assert_eq!(pieces, 35);
+        assert!(matches!(reply, Some(MapReply::Started { .. })), "{reply:?}");
+        assert!(requests.next().is_none());
+        let finished = loop {
+            match server.handle(MapRequest::Iterate { budget_ms: f64::INFINITY }, &|| 0.0) {
+                MapReply::Finished(map) => break map,
+                MapReply::Progress { .. } => {}
+                other => panic!("{other:?}"),
+            }
+        };
+        assert_eq!(finished, whole);
+        // A task small enough goes whole, in its start.
+        let mut small = task().into_requests();
+        assert!(matches!(small.next(), Some(MapRequest::Start(t)) if t.rows == task().rows));
+        assert!(small.next().is_none());
+    }
+
+    #[test]
     fn requests_and_replies_survive_the_workers_wire_format() {
         // gloo-worker's codec is bincode: every field must come back as it went.
         let request = MapRequest::Start(Box::new(task()));
@@ -235,5 +346,7 @@ mod tests {
         let reply = run_to_end(task()).unwrap();
         let reply = MapReply::Finished(reply);
         assert_eq!(bincode::deserialize::<MapReply>(&bincode::serialize(&reply).unwrap()).unwrap(), reply);
+        let rows = MapRequest::Rows(vec![1.0, -2.5, f32::MAX]);
+        assert_eq!(bincode::deserialize::<MapRequest>(&bincode::serialize(&rows).unwrap()).unwrap(), rows);
     }
 }

@@ -76,6 +76,11 @@ impl AnalysisJob {
                 workers.release(index);
                 Err(AnalysisError::MapWorker { layer, message })
             }
+            // Taken by the pool itself (`MapWorkers`), which sends the task's next piece.
+            MapReply::RowsTaken => {
+                workers.release(index);
+                Err(AnalysisError::MapWorker { layer, message: "the worker answered out of turn".into() })
+            }
         }
     }
 }

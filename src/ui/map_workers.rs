@@ -9,14 +9,14 @@
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, VecDeque};
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 use std::task::{Poll, Waker};
 
 use gloo_worker::{Spawnable, WorkerBridge};
 
 use super::browser_files::{query_param, sleep_ms};
 use super::job_driver::SteppedJob;
-use crate::analysis::map_task::{FinishedMap, MapReply, MapRequest, MapTask};
+use crate::analysis::map_task::{FinishedMap, MapReply, MapRequest, MapTask, TaskRequests};
 use crate::backend::{GpuFailure, GpuFailureSource};
 use crate::compute_worker::MapWorker;
 use crate::embed::Method;
@@ -54,7 +54,7 @@ struct Inbox {
 pub struct MapWorkers {
     capacity: usize,
     queued: VecDeque<(usize, Box<MapTask>)>,
-    running: BTreeMap<usize, WorkerBridge<MapWorker>>,
+    running: BTreeMap<usize, Rc<WorkerBridge<MapWorker>>>,
     inbox: Rc<RefCell<Inbox>>,
 }
 
@@ -76,18 +76,28 @@ impl MapWorkers {
                 return;
             };
             let inbox = self.inbox.clone();
-            let bridge = MapWorker::spawner()
-                .callback(move |reply| {
-                    let mut inbox = inbox.borrow_mut();
-                    inbox.replies.push_back((index, reply));
-                    if let Some(waker) = inbox.waker.take() {
-                        waker.wake();
-                    }
-                })
-                .with_loader(true)
-                .as_module(false)
-                .spawn(WORKER_SCRIPT);
-            bridge.send(MapRequest::Start(task));
+            // The task goes out one request per reply (its rows in pieces, then its start):
+            // each piece is copied in a turn of the event loop of its own, frames in between.
+            let sending = Rc::new(RefCell::new(TaskSender { requests: task.into_requests(), bridge: Weak::new() }));
+            let sender = sending.clone();
+            let bridge = Rc::new(
+                MapWorker::spawner()
+                    .callback(move |reply| {
+                        if matches!(reply, MapReply::RowsTaken) {
+                            return sender.borrow_mut().send_next();
+                        }
+                        let mut inbox = inbox.borrow_mut();
+                        inbox.replies.push_back((index, reply));
+                        if let Some(waker) = inbox.waker.take() {
+                            waker.wake();
+                        }
+                    })
+                    .with_loader(true)
+                    .as_module(false)
+                    .spawn(WORKER_SCRIPT),
+            );
+            sending.borrow_mut().bridge = Rc::downgrade(&bridge);
+            sending.borrow_mut().send_next();
             self.running.insert(index, bridge);
         }
     }
@@ -124,6 +134,21 @@ impl MapWorkers {
     pub fn release(&mut self, index: usize) {
         self.running.remove(&index);
         self.start_queued();
+    }
+}
+
+/// The requests of a task not yet sent to its worker. Holds the bridge weakly: a map
+/// released or cancelled halfway through sending ends its worker all the same.
+struct TaskSender {
+    requests: TaskRequests,
+    bridge: Weak<WorkerBridge<MapWorker>>,
+}
+
+impl TaskSender {
+    fn send_next(&mut self) {
+        if let (Some(bridge), Some(request)) = (self.bridge.upgrade(), self.requests.next()) {
+            bridge.send(request);
+        }
     }
 }
 
@@ -212,6 +237,7 @@ impl SteppedJob for WorkerMap {
             }
             MapReply::Failed(message) => Err(WorkerError(message)),
             MapReply::Started { .. } => Err(WorkerError("the worker started the map twice".into())),
+            MapReply::RowsTaken => Err(WorkerError("the worker answered out of turn".into())),
         }
     }
 
