@@ -85,12 +85,22 @@ pub fn TsnePanel() -> impl IntoView {
             .collect(),
         missing_columns_ok: true,
     };
-    // Parsed when dropped (for the summary) and again at Run: the label and ignore-column
-    // settings may have changed in between.
+    // Parsed when dropped (for the summary), and again at Run only if the label and
+    // ignore-column settings changed in between: parsing 100,000 rows takes longer than a
+    // frame, and Run is when the page must keep drawing.
+    let parsed = StoredValue::new_local(None::<(MatrixOptions, Matrix)>);
     let parse = move || -> Result<(String, Matrix), String> {
         file.with_value(|file| {
             let (name, bytes) = file.as_ref().ok_or("drop a matrix file first")?;
-            read_matrix(bytes, &options()).map(|m| (name.clone(), m)).map_err(|e| format!("{name}: {e}"))
+            let options = options();
+            if let Some(matrix) =
+                parsed.with_value(|p| p.as_ref().filter(|(o, _)| *o == options).map(|(_, m)| m.clone()))
+            {
+                return Ok((name.clone(), matrix));
+            }
+            let matrix = read_matrix(bytes, &options).map_err(|e| format!("{name}: {e}"))?;
+            parsed.set_value(Some((options, matrix.clone())));
+            Ok((name.clone(), matrix))
         })
     };
 
@@ -102,6 +112,7 @@ pub fn TsnePanel() -> impl IntoView {
             match loaded {
                 Ok(f) => {
                     file.set_value(Some((f.name, f.bytes)));
+                    parsed.set_value(None);
                     summary.set(Some(parse().map(|(name, m)| {
                         let labels = m
                             .labels
