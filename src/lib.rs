@@ -21,4 +21,6 @@ pub mod tensor_file;
 pub mod text_format;
 pub mod train;
 #[cfg(target_arch = "wasm32")]
+pub mod training_worker;
+#[cfg(target_arch = "wasm32")]
 pub mod ui;

@@ -249,3 +249,195 @@ fn a_mini_batch_in_parts_gives_the_whole_batch_update() {
     eprintln!("{differ} of {total} weights differ by more than 1e-6 (largest {largest:e})");
     assert!(differ * 10_000 <= total, "{differ} of {total} weights moved differently");
 }
+
+mod served {
+    //! The training worker's conversation (`train::served`), run natively through gloo-worker's
+    //! wire format (bincode) with a test playing the page: it answers every file the worker asks
+    //! for from the data set, as the page does.
+
+    use std::sync::Arc;
+    use std::task::{Context, Poll, Waker};
+
+    use futures_lite::future::block_on;
+    use layerlens::backend::cpu_device;
+    use layerlens::data::augment::Augmentation;
+    use layerlens::data::dataset::{DataSet, DataSetBuilder};
+    use layerlens::data::sources::load_path;
+    use layerlens::model::squeezenet::SqueezeNet;
+    use layerlens::model::weights::{load_weights, weights_to_safetensors};
+    use layerlens::train::served::{
+        Answer, RunState, SentFile, TrainReply, TrainRequest, TrainServer, TrainTask, poll_answer,
+    };
+    use layerlens::train::{RunStep, TrainConfig, Trainer, TrainingRun};
+
+    use super::{common::fixture, common::fixture_bytes, serial};
+
+    fn wire<T: serde::Serialize + serde::de::DeserializeOwned>(value: &T) -> T {
+        bincode::deserialize(&bincode::serialize(value).unwrap()).unwrap()
+    }
+
+    /// Four images of each of three digit classes.
+    fn small_digits() -> DataSet {
+        let all = load_path(&fixture("digits3")).unwrap();
+        let mut builder = DataSetBuilder::new();
+        for class in 0..3 {
+            for image in all.images.iter().filter(|i| i.class == class).take(4) {
+                builder.add_file(&image.path, image.held().unwrap().to_vec());
+            }
+        }
+        builder.finish()
+    }
+
+    fn config() -> TrainConfig {
+        TrainConfig {
+            epochs: 2,
+            batch_size: 3,
+            micro_batch: 2,
+            evaluation_chunk: 2,
+            seed: 5,
+            dropout: 0.0,
+            train_fraction: 0.75,
+            augmentation: Augmentation { flip_left_right: true, flip_up_down: false, scale_range: (0.9, 1.1) },
+            ..TrainConfig::default()
+        }
+    }
+
+    /// The page's side: sends `request` over the wire and runs the answer to its end, sending
+    /// the worker every file it asks for (`unreadable`: files the page cannot read).
+    fn ask(server: &TrainServer, data: &DataSet, request: TrainRequest, unreadable: &[usize]) -> Option<TrainReply> {
+        let mut answer = match server.handle(wire(&request)) {
+            Answer::Now(reply) => return Some(wire(&reply)),
+            Answer::Nothing => return None,
+            Answer::Later(answer) => answer,
+        };
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut asked = Vec::new();
+        loop {
+            match poll_answer(server, &mut answer, &mut cx, &mut |files| asked.extend(files)) {
+                Poll::Ready(reply) => return Some(wire(&reply)),
+                Poll::Pending => {
+                    assert!(!asked.is_empty(), "a pending step waits for files it asked for");
+                    let files = asked
+                        .drain(..)
+                        .map(|index| SentFile {
+                            index,
+                            bytes: if unreadable.contains(&index) {
+                                Err("the file was deleted".into())
+                            } else {
+                                Ok(serde_bytes::ByteBuf::from(data.images[index].held().unwrap().to_vec()))
+                            },
+                        })
+                        .collect();
+                    assert!(matches!(server.handle(wire(&TrainRequest::Files(files))), Answer::Nothing));
+                }
+            }
+        }
+    }
+
+    fn start(server: &TrainServer, data: &DataSet, weights: &[u8]) -> TrainReply {
+        let (weights, _) = load_weights(weights).unwrap();
+        let task = TrainTask::new(Some(&weights), data, config()).unwrap();
+        ask(server, data, TrainRequest::Start(Box::new(task)), &[]).unwrap()
+    }
+
+    /// A run served step by step gives the same steps, the same best weights and the same
+    /// evaluation as the same run stepped in process (the page's own loop).
+    #[test]
+    fn a_served_run_is_the_run_stepped_in_process() {
+        let _serial = serial();
+        let data = small_digits();
+        let weights_file = fixture_bytes("squeezenet/squeezenet1_1_random.safetensors");
+
+        let device = cpu_device();
+        let (weights, _) = load_weights(&weights_file).unwrap();
+        let net = SqueezeNet::from_weights(&weights, &device);
+        let data_here = Arc::new(small_digits());
+        let mut run = TrainingRun::new(Trainer::new(data_here, net, &device, config()).unwrap());
+        let mut steps_here = Vec::new();
+        while !run.is_finished() {
+            steps_here.push((block_on(run.step()).unwrap(), RunState::of(&run)));
+        }
+        let outcome = run.outcome().unwrap();
+
+        let server = TrainServer::default();
+        let per_epoch = run.trainer().iterations_per_epoch();
+        assert_eq!(start(&server, &data, &weights_file), TrainReply::Started { iterations_per_epoch: per_epoch });
+        let mut steps_served = Vec::new();
+        let finished = loop {
+            match ask(&server, &data, TrainRequest::Step, &[]).unwrap() {
+                TrainReply::Stepped { step, state, finished } => {
+                    steps_served.push((step, state));
+                    if let Some(finished) = finished {
+                        break finished;
+                    }
+                }
+                other => panic!("unexpected reply {other:?}"),
+            }
+        };
+        // Compared as printed (exact for floats): epoch 0's training figures are NaN.
+        assert_eq!(format!("{steps_served:?}"), format!("{steps_here:?}"));
+        assert!(
+            steps_served
+                .iter()
+                .any(|(s, _)| matches!(s, RunStep::Training(layerlens::train::StepOutcome::Accumulating { .. })))
+        );
+        assert_eq!(
+            finished.weights,
+            weights_to_safetensors(&outcome.weights).unwrap(),
+            "the best weights, bit for bit"
+        );
+        assert_eq!(finished.evaluation, outcome.evaluation);
+        assert_eq!(finished.validation, run.trainer().split().validation);
+        // The worker stays up for the next run, holding nothing of this one.
+        assert!(matches!(ask(&server, &data, TrainRequest::Step, &[]), Some(TrainReply::Failed(_))));
+    }
+
+    /// The warm-up runs; cancel: training stops, the best network so far is evaluated and handed
+    /// back; a file the page cannot read fails the step with its path; a step with no run is
+    /// refused.
+    #[test]
+    fn stop_training_unreadable_files_and_steps_without_a_run() {
+        let _serial = serial();
+        let data = small_digits();
+        let weights_file = fixture_bytes("squeezenet/squeezenet1_1_random.safetensors");
+        let server = TrainServer::default();
+        match ask(&server, &data, TrainRequest::WarmUp, &[]).unwrap() {
+            // Validation, one iteration, validation, final evaluation and export.
+            TrainReply::WarmedUp { steps } => assert!(steps >= 5, "{steps} steps"),
+            other => panic!("unexpected reply {other:?}"),
+        }
+        match ask(&server, &data, TrainRequest::Step, &[]).unwrap() {
+            TrainReply::Failed(message) => assert!(message.contains("no training run"), "{message}"),
+            other => panic!("unexpected reply {other:?}"),
+        }
+
+        assert!(matches!(start(&server, &data, &weights_file), TrainReply::Started { .. }));
+        let mut steps = 0;
+        let finished = loop {
+            steps += 1;
+            if steps == 4 {
+                assert!(ask(&server, &data, TrainRequest::StopTraining, &[]).is_none());
+            }
+            match ask(&server, &data, TrainRequest::Step, &[]).unwrap() {
+                TrainReply::Stepped { state, finished: Some(finished), .. } => {
+                    assert!(state.stopped_early);
+                    break finished;
+                }
+                TrainReply::Stepped { .. } => assert!(steps < 50, "the stopped run ends"),
+                other => panic!("unexpected reply {other:?}"),
+            }
+        };
+        assert_eq!(finished.evaluation.truth.len(), finished.validation.len());
+        assert!(load_weights(&finished.weights).is_ok());
+
+        assert!(matches!(start(&server, &data, &weights_file), TrainReply::Started { .. }));
+        let unreadable: Vec<usize> = (0..data.images.len()).collect();
+        match ask(&server, &data, TrainRequest::Step, &unreadable).unwrap() {
+            TrainReply::Failed(message) => {
+                assert!(message.contains("the file was deleted"), "{message}");
+                assert!(data.images.iter().any(|i| message.contains(&i.path)), "names the file: {message}");
+            }
+            other => panic!("unexpected reply {other:?}"),
+        }
+    }
+}

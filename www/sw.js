@@ -18,10 +18,11 @@ const CACHE = "layerlens-v1";
 const BASE = new URL("./", self.location.href).href;
 /** Files that are data, not the build: kept across builds. */
 const KEEP = ["demo/", "weights/", "favicon.svg"];
-/** The compute worker's entry point (src/ui/map_workers.rs): named by the page's wasm, not by
- *  index.html, and the same name in every build. */
-const WORKER_ROOTS = ["layerlens-map-worker_loader.js"].map((name) => BASE + name);
-const isWorkerFile = (url) => url.startsWith(BASE + "layerlens-map-worker");
+/** The compute workers' entry points (src/ui/map_workers.rs, src/ui/training_worker.rs): named
+ *  by the page's wasm, not by index.html, and the same names in every build. */
+const WORKERS = ["layerlens-map-worker", "layerlens-training-worker"];
+const WORKER_ROOTS = WORKERS.map((name) => BASE + name + "_loader.js");
+const isWorkerFile = (url) => WORKERS.some((name) => url.startsWith(BASE + name));
 
 /** The site's files a page (or a script) refers to: attributes, imports, the wasm. */
 function referencedBy(text, base) {

@@ -44,10 +44,8 @@ impl MapTask {
     }
 
     fn into_requests_of(mut self, piece: usize) -> TaskRequests {
-        if self.rows.len() <= piece {
-            return TaskRequests { rows: Vec::new(), sent: 0, piece, start: Some(Box::new(self)) };
-        }
-        let rows = std::mem::take(&mut self.rows);
+        // Rows that fit in one message stay in the task.
+        let rows = if self.rows.len() > piece { std::mem::take(&mut self.rows) } else { Vec::new() };
         TaskRequests { rows, sent: 0, piece, start: Some(Box::new(self)) }
     }
 }
@@ -146,8 +144,13 @@ impl MapServer {
     /// Answers one request. `clock` gives milliseconds (any origin) for the iteration budget.
     pub fn handle(&mut self, request: MapRequest, clock: &dyn Fn() -> f64) -> MapReply {
         match request {
-            MapRequest::Rows(piece) => {
-                self.staged_rows.extend_from_slice(&piece);
+            MapRequest::Rows(mut piece) => {
+                if self.staged_rows.is_empty() {
+                    // The first piece becomes the buffer (no copy); the rest are appended to it.
+                    self.staged_rows = piece;
+                } else {
+                    self.staged_rows.append(&mut piece);
+                }
                 MapReply::RowsTaken
             }
             MapRequest::Start(mut task) if !self.staged_rows.is_empty() => {

@@ -112,10 +112,23 @@ pub struct GpuFailure {
 /// the read-back reports it.
 fn take_gpu_failure() -> Option<GpuFailure> {
     #[cfg(target_arch = "wasm32")]
-    return webgpu::take_recorded_failure();
+    return GPU_WATCH.get().and_then(|watch| (watch.take_failure)());
     #[cfg(not(target_arch = "wasm32"))]
     None
 }
+
+/// How the WebGPU watch (`webgpu_fixes.js`) reaches [`read_f32`] on wasm32: installed by
+/// `webgpu::init` with the device, so only code that makes a WebGPU device links the watch.
+/// The training worker never does — and could not load the watch's JavaScript module (a
+/// classic worker has no `import`) — yet reads its CPU tensors through the same `read_f32`.
+#[cfg(target_arch = "wasm32")]
+struct GpuWatch {
+    take_failure: fn() -> Option<GpuFailure>,
+    next_task: fn() -> std::pin::Pin<Box<dyn Future<Output = ()>>>,
+}
+
+#[cfg(target_arch = "wasm32")]
+static GPU_WATCH: std::sync::OnceLock<GpuWatch> = std::sync::OnceLock::new();
 
 /// Whether `device` is the CPU (Flex), with or without autodiff.
 pub fn is_cpu(device: &Device) -> bool {
@@ -189,7 +202,9 @@ fn failed_gpu_read(message: &str) -> GpuFailure {
 /// Lets the browser run its pending tasks once (a no-op natively).
 async fn yield_once() {
     #[cfg(target_arch = "wasm32")]
-    webgpu::next_task().await;
+    if let Some(watch) = GPU_WATCH.get() {
+        (watch.next_task)().await;
+    }
 }
 
 /// Waits until every queued operation on the device has finished (for honest timings).

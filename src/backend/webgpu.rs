@@ -107,6 +107,8 @@ async fn init() -> Result<(Device, String), BackendError> {
         return Err(BackendError::NoAdapter("this browser offers none".into()));
     };
     install_webgpu_fixes();
+    let _ = super::GPU_WATCH
+        .set(super::GpuWatch { take_failure: take_recorded_failure, next_task: || Box::pin(next_task()) });
     let device = Device::wgpu_options().init_async().await.map_err(|e| BackendError::Init(e.to_string()))?;
     Ok((device, adapter.name()))
 }

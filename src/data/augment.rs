@@ -8,7 +8,7 @@ use image::RgbImage;
 use rand::Rng;
 
 /// Which augmentations are on, and the scale range. Defaults are the reference workflow's.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Augmentation {
     pub flip_left_right: bool,
     pub flip_up_down: bool,

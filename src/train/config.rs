@@ -1,14 +1,14 @@
 //! Training settings and their defaults (MATLAB's `trainingOptions("adam", ...)` in the
 //! reference workflow).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::data::augment::Augmentation;
 
 pub use crate::backend::GPU_MICRO_BATCH;
 
 /// Everything the user can set before training starts.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainConfig {
     /// Passes over the training split (MATLAB `MaxEpochs`; workflow: 50).
     pub epochs: usize,

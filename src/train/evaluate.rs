@@ -14,7 +14,7 @@ use crate::model::squeezenet::SqueezeNet;
 
 /// The network's verdict on a set of images: what `analysis` builds its confusion matrix,
 /// ambiguity and predictions tables from.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Evaluation {
     /// Mean cross-entropy.
     pub loss: f64,

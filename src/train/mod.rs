@@ -10,6 +10,7 @@ mod batch;
 mod config;
 mod evaluate;
 mod run;
+pub mod served;
 mod trainer;
 
 pub use batch::prepare_input;

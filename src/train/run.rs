@@ -9,7 +9,7 @@ use crate::model::squeezenet::SqueezeNet;
 use crate::model::weights::SqueezeNetWeights;
 
 /// What a call to [`TrainingRun::step`] did.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum RunStep {
     /// A step of training (see [`StepOutcome`]; its `Finished` is not passed on).
     Training(StepOutcome),

@@ -8,7 +8,7 @@ use burn::prelude::*;
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use super::batch::prepare_input;
@@ -86,7 +86,7 @@ impl Checkpoint {
 }
 
 /// One iteration's figures (training mini-batch).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct IterationMetrics {
     /// 1-based, counted over all epochs.
     pub iteration: usize,
@@ -97,7 +97,7 @@ pub struct IterationMetrics {
 }
 
 /// Validation after an epoch (epoch 0: before any training).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct EpochMetrics {
     pub epoch: usize,
     pub iteration: usize,
@@ -109,7 +109,7 @@ pub struct EpochMetrics {
 }
 
 /// What a call to [`Trainer::step`] did.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum StepOutcome {
     Iteration(IterationMetrics),
     /// Part of a mini-batch went forward and backward (`done` of its `total` images); the

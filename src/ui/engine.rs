@@ -213,6 +213,11 @@ impl Engine {
         Ok((data, net, pretrained, device))
     }
 
+    /// The loaded network's weights (`None`: none loaded), for a run in the training worker.
+    pub fn loaded_weights(&self) -> Option<SqueezeNetWeights> {
+        self.0.borrow().weights.clone()
+    }
+
     /// Keeps a finished training run for the analysis.
     pub fn set_trained(&self, trained: TrainedModel) {
         self.0.borrow_mut().trained = Some(trained);

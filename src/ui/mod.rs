@@ -25,6 +25,7 @@ mod state;
 mod training_chart;
 mod training_panel;
 mod training_run;
+mod training_worker;
 mod tsne_panel;
 mod tsne_settings;
 mod weights_panel;

@@ -129,6 +129,9 @@ fn restore(app: &AppState, session: Session) -> Result<(), String> {
 /// Saves the page's session in the browser's storage, saying how it went. A data set held in
 /// memory goes inside the session file; one kept as the browser's files goes beside it as their
 /// handles (no copy of its bytes passes through the page).
+/// How long after a finished step the session is written.
+const SAVE_DELAY_MS: u32 = 100;
+
 async fn save(app: AppState, status: RwSignal<Status>, stored: Stored) {
     let Some(session) = snapshot(&app) else { return };
     let data = session.data.clone().expect("a snapshot has a data set");
@@ -299,7 +302,12 @@ pub fn SessionBar() -> impl IntoView {
         app.trained.track();
         app.explore.analysis.track();
         if previous.is_some() && ready {
-            spawn_local(save(app, status, stored));
+            // A moment later: the step's own results paint first (writing the session holds the
+            // page's thread for tens of milliseconds per hundred images).
+            spawn_local(async move {
+                super::browser_files::sleep_ms(SAVE_DELAY_MS).await;
+                save(app, status, stored).await;
+            });
         }
     });
 

@@ -14,9 +14,12 @@ use super::dataset_panel::DataSetStatus;
 use super::run_control::Control;
 use super::state::app_state;
 use super::training_run::{Phase, ResumePoint, RunOutputs, interruption_message};
+use super::training_worker::training_in_worker;
 use super::widgets::{gpu_report, text_field};
-use crate::backend::{GpuFailureKind, Host, PassSizes, Recovery, cpu_device};
+use crate::backend::{BackendKind, GpuFailureKind, Host, PassSizes, Recovery, cpu_device};
 use crate::data::augment::Augmentation;
+use crate::data::split::split_each_label;
+use crate::train::served::TrainTask;
 use crate::train::{EpochMetrics, IterationMetrics, TrainConfig, Trainer};
 
 fn percent(value: Option<f64>) -> String {
@@ -114,12 +117,30 @@ pub fn TrainingPanel() -> impl IntoView {
                 Ok(inputs) => inputs,
                 Err(e) => return phase.set(Phase::Failed(e)),
             };
-            note.set(if pretrained {
-                "Fine-tuning the loaded network (new final layer for your classes).".into()
+            let what = if pretrained {
+                "Fine-tuning the loaded network (new final layer for your classes)."
             } else {
-                "No pretrained weights are loaded: training from scratch (random weights).".into()
-            });
+                "No pretrained weights are loaded: training from scratch (random weights)."
+            };
             let config = page_passes(config, &device);
+            let on_cpu = matches!(engine.compute_device(), Ok((_, BackendKind::Cpu)));
+            let in_worker = on_cpu && training_in_worker();
+            note.set(if in_worker { format!("{what} On the CPU, in a background worker.") } else { what.into() });
+            if in_worker {
+                // Refused data sets are told at once, without starting a worker for them.
+                if let Err(e) = split_each_label(&data, config.train_fraction, config.seed) {
+                    return phase.set(Phase::Failed(e.to_string()));
+                }
+                match TrainTask::new(engine.loaded_weights().as_ref(), &data, config) {
+                    Ok(task) => {
+                        iterations.set(Vec::new());
+                        epoch_points.set(Vec::new());
+                        outputs.launch_in_worker(task, data);
+                    }
+                    Err(e) => phase.set(Phase::Failed(e)),
+                }
+                return;
+            }
             match Trainer::new(data.clone(), net, &device, config.clone()) {
                 Ok(trainer) => {
                     iterations.set(Vec::new());
@@ -185,9 +206,18 @@ pub fn TrainingPanel() -> impl IntoView {
     let cancel = move |_| control.set(Control::Cancel);
     let running = move || matches!(phase.get(), Phase::Running | Phase::Paused);
     let data_ready = move || matches!(data_set.get(), DataSetStatus::Ready { .. });
+    // CPU training runs in the training worker: started and warmed up while the user looks at
+    // the data set.
+    let worker_ready = RwSignal::new(false);
+    Effect::new(move || {
+        let on_cpu = backend.with(|b| b.as_ref().is_some_and(|b| b.kind == BackendKind::Cpu));
+        if data_ready() && on_cpu && training_in_worker() {
+            super::training_worker::warm_up(move || worker_ready.set(true));
+        }
+    });
 
     view! {
-        <section id="training" class="panel">
+        <section id="training" class="panel" data-training-worker=move || if worker_ready.get() { "ready" } else { "" }>
             <h2>"3. Fine-tune"</h2>
             <div class="settings">
                 {text_field("epochs", "epochs", epochs, 7)}

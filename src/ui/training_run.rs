@@ -14,12 +14,17 @@ use super::browser_files::now_ms;
 use super::engine::TrainedModel;
 use super::job_driver::{Ended, SteppedJob, drive};
 use super::run_control::Control;
+use super::training_worker::WorkerRun;
 use crate::analysis::confusion::ConfusionMatrix;
 use crate::backend::GpuFailure;
+use crate::backend::cpu_device;
 use crate::data::dataset::DataSet;
-use crate::model::weights::weights_to_safetensors;
+use crate::model::squeezenet::SqueezeNet;
+use crate::model::weights::{SqueezeNetWeights, load_weights, weights_to_safetensors};
+use crate::train::served::{FinishedRun, RunState, TrainTask};
 use crate::train::{
-    Checkpoint, EpochMetrics, IterationMetrics, RunStep, StepOutcome, TrainConfig, TrainError, Trainer, TrainingRun,
+    Checkpoint, EpochMetrics, Evaluation, IterationMetrics, RunStep, StepOutcome, TrainConfig, TrainError, Trainer,
+    TrainingRun,
 };
 
 /// The training's state as shown.
@@ -88,7 +93,7 @@ impl RunOutputs {
                 first_iteration + trainer.iterations_per_epoch() * config.epochs.saturating_sub(trainer.epochs_done());
             let epochs = config.epochs;
             let report = |run: &TrainingRun, step: RunStep| {
-                this.show(run, step, started, first_iteration, total_iterations, epochs)
+                this.show(RunState::of(run), step, started, first_iteration, total_iterations, epochs)
             };
             let mut run = TrainingRun::new(trainer);
             let on_pause = || this.phase.set(Phase::Paused);
@@ -105,7 +110,10 @@ impl RunOutputs {
                 ended = drive(&mut run, &go_on, || {}, || {}, report).await;
             }
             match ended {
-                Ended::Finished => this.finish(&run, &data, started),
+                Ended::Finished => match RunResult::of_local(&run) {
+                    Ok(result) => this.finish(result, &data, started),
+                    Err(message) => this.phase.set(Phase::Failed(message)),
+                },
                 Ended::GpuFailed(failure) => this.interrupt(&run, failure, &data, &config),
                 Ended::Failed(message) => this.phase.set(Phase::Failed(message)),
                 Ended::Cancelled => this.phase.set(Phase::Failed("cancelled".into())),
@@ -114,7 +122,7 @@ impl RunOutputs {
     }
 
     /// Shows one step's progress.
-    fn show(&self, run: &TrainingRun, step: RunStep, started: f64, first: usize, total: usize, epochs: usize) {
+    fn show(&self, state: RunState, step: RunStep, started: f64, first: usize, total: usize, epochs: usize) {
         match step {
             RunStep::Training(StepOutcome::Iteration(m)) => {
                 let elapsed = (now_ms() - started) / 1e3;
@@ -130,50 +138,86 @@ impl RunOutputs {
                 self.progress.set(format!("Classifying the validation images… {done}/{total}"));
             }
             RunStep::Training(StepOutcome::Accumulating { done, total: images }) => {
-                let trainer = run.trainer();
                 self.progress.set(format!(
                     "Epoch {}/{epochs}, iteration {}/{total}: {done}/{images} images of the mini-batch…",
-                    trainer.epochs_done() + 1,
-                    trainer.iterations_done() + 1
+                    state.epochs_done + 1,
+                    state.iterations_done + 1
                 ));
             }
             RunStep::Training(StepOutcome::EpochEnd(m)) => self.epoch_points.update(|e| e.push(m)),
             RunStep::Training(StepOutcome::Finished) | RunStep::Finished => {}
             RunStep::Evaluating { done, total } => {
-                let verdict = if run.stopped_early() { "Cancelled" } else { "Finished" };
+                let verdict = if state.stopped_early { "Cancelled" } else { "Finished" };
                 self.progress.set(format!(
                     "{verdict} after {} iteration(s); classifying the validation images with the best weights… {done}/{total}",
-                    run.trainer().iterations_done()
+                    state.iterations_done
                 ));
             }
         }
     }
 
     /// Keeps the finished run for the analysis and shows its results.
-    fn finish(&self, run: &TrainingRun, data: &Arc<DataSet>, started: f64) {
-        let Some(outcome) = run.outcome() else {
-            return self.phase.set(Phase::Failed("the run ended without a result".into()));
-        };
-        self.engine.set_trained(TrainedModel {
-            net: outcome.best.clone(),
-            weights: outcome.weights.clone(),
-            data: data.clone(),
-            validation: run.trainer().split().validation.clone(),
-        });
+    fn finish(&self, result: RunResult, data: &Arc<DataSet>, started: f64) {
+        let RunResult { net, weights, weights_file, evaluation, validation, stopped_early, last_epoch_iteration } =
+            result;
+        self.engine.set_trained(TrainedModel { net, weights, data: data.clone(), validation });
         self.trained.update(|n| *n += 1);
-        match weights_to_safetensors(&outcome.weights) {
-            Ok(bytes) => self.downloads.set_value(Some((bytes, data.classes.join("\n") + "\n"))),
-            Err(e) => return self.phase.set(Phase::Failed(e.to_string())),
-        }
-        let iterations_done = run.trainer().history().last().map(|m| m.iteration).unwrap_or(0);
-        let verdict = if outcome.stopped_early { "Cancelled" } else { "Finished" };
-        self.progress
-            .set(format!("{verdict} after {iterations_done} iteration(s) in {:.0} s.", (now_ms() - started) / 1e3));
+        self.downloads.set_value(Some((weights_file, data.classes.join("\n") + "\n")));
+        let verdict = if stopped_early { "Cancelled" } else { "Finished" };
+        self.progress.set(format!(
+            "{verdict} after {last_epoch_iteration} iteration(s) in {:.0} s.",
+            (now_ms() - started) / 1e3
+        ));
         self.phase.set(Phase::Done {
-            accuracy: outcome.evaluation.accuracy,
-            confusion: ConfusionMatrix::of(&outcome.evaluation, data.classes.len()),
+            accuracy: evaluation.accuracy,
+            confusion: ConfusionMatrix::of(&evaluation, data.classes.len()),
             classes: data.classes.clone(),
-            cancelled: outcome.stopped_early,
+            cancelled: stopped_early,
+        });
+    }
+
+    /// Runs `task` in the training worker (CPU training: the page's thread only draws) — the
+    /// same run, progress and results as [`RunOutputs::launch`], with Pause, Resume and Cancel.
+    pub(super) fn launch_in_worker(&self, task: TrainTask, data: Arc<DataSet>) {
+        let this = self.clone();
+        this.control.set(Control::Run);
+        this.phase.set(Phase::Running);
+        this.progress.set("Starting the training worker…".into());
+        let epochs = task.config.epochs;
+        spawn_local(async move {
+            let started = now_ms();
+            let mut run = match WorkerRun::start(task, data.clone()).await {
+                Ok(run) => run,
+                Err(e) => return this.phase.set(Phase::Failed(e.0)),
+            };
+            let total_iterations = run.iterations_per_epoch() * epochs;
+            let report =
+                |run: &WorkerRun, step: RunStep| this.show(run.state(), step, started, 0, total_iterations, epochs);
+            let on_pause = || this.phase.set(Phase::Paused);
+            let on_resume = || this.phase.set(Phase::Running);
+            let mut ended = drive(&mut run, &this.control, on_pause, on_resume, report).await;
+            if ended == Ended::Cancelled {
+                run.stop_training();
+                this.progress.set(format!(
+                    "Cancelled after {} iteration(s); classifying the validation images with the best weights…",
+                    run.state().iterations_done
+                ));
+                let go_on = Cell::new(Control::Run);
+                ended = drive(&mut run, &go_on, || {}, || {}, report).await;
+            }
+            let outcome = match ended {
+                Ended::Finished => run
+                    .finished()
+                    .ok_or_else(|| "the run ended without a result".to_string())
+                    .and_then(RunResult::of_worker),
+                Ended::GpuFailed(failure) => Err(failure.to_string()),
+                Ended::Failed(message) => Err(message),
+                Ended::Cancelled => Err("cancelled".into()),
+            };
+            match outcome {
+                Ok(result) => this.finish(result, &data, started),
+                Err(message) => this.phase.set(Phase::Failed(message)),
+            }
         });
     }
 
@@ -200,6 +244,48 @@ impl RunOutputs {
             device: trainer.inference_device(),
             failure,
         }));
+    }
+}
+
+/// What the page keeps of a finished run, wherever it ran.
+struct RunResult {
+    /// The best network, on the page's device, for the analysis.
+    net: SqueezeNet,
+    weights: SqueezeNetWeights,
+    /// The same weights as a safetensors file, for download.
+    weights_file: Vec<u8>,
+    evaluation: Evaluation,
+    validation: Vec<usize>,
+    stopped_early: bool,
+    last_epoch_iteration: usize,
+}
+
+impl RunResult {
+    fn of_local(run: &TrainingRun) -> Result<Self, String> {
+        let outcome = run.outcome().ok_or("the run ended without a result")?;
+        Ok(Self {
+            net: outcome.best.clone(),
+            weights_file: weights_to_safetensors(&outcome.weights).map_err(|e| e.to_string())?,
+            weights: outcome.weights.clone(),
+            evaluation: outcome.evaluation.clone(),
+            validation: run.trainer().split().validation.clone(),
+            stopped_early: outcome.stopped_early,
+            last_epoch_iteration: run.trainer().history().last().map_or(0, |m| m.iteration),
+        })
+    }
+
+    /// The worker trains on the CPU: its network is rebuilt on the page's CPU device.
+    fn of_worker(finished: &FinishedRun) -> Result<Self, String> {
+        let (weights, _) = load_weights(&finished.weights).map_err(|e| format!("the trained network: {e}"))?;
+        Ok(Self {
+            net: SqueezeNet::from_weights(&weights, &cpu_device()),
+            weights,
+            weights_file: finished.weights.clone(),
+            evaluation: finished.evaluation.clone(),
+            validation: finished.validation.clone(),
+            stopped_early: finished.stopped_early,
+            last_epoch_iteration: finished.last_epoch_iteration,
+        })
     }
 }
 

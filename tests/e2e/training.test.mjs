@@ -34,11 +34,27 @@ test("train on a dropped folder: progress, cancel, restart, accuracy and confusi
     assert.equal(await page.textContent("#dataset-summary"), "90 images in 3 classes.");
     assert.match(await page.textContent("#rejected"), /digits3\/2\/readme\.txt/);
 
-    // Record the longest gap between animation frames while training runs.
+    // Record the longest gap between animation frames while each run trains: from its click to
+    // the first frame that shows it ended (the session saved after a run is not training).
     await page.evaluate(() => {
-      window.__maxFrameGap = 0;
+      window.__runGaps = [];
+      window.__openRun = () => { window.__runGap = 0; window.__runOpen = true; window.__runOpenedAt = performance.now(); };
       let last = performance.now();
-      const tick = (now) => { window.__maxFrameGap = Math.max(window.__maxFrameGap, now - last); last = now; requestAnimationFrame(tick); };
+      const tick = (now) => {
+        if (window.__runOpen) {
+          if (now - last > window.__runGap) {
+            window.__runGap = now - last;
+            // What the page showed right after the longest gap, and when (for a failure's message).
+            window.__runGapAt = `${(now - window.__runOpenedAt).toFixed(0)} ms after the click: "${document.querySelector("#train-progress").textContent}"`;
+          }
+          if (/^(Finished|Cancelled) after \d+ iteration\(s\) in/.test(document.querySelector("#train-progress").textContent)) {
+            window.__runGaps.push([window.__runGap, window.__runGapAt]);
+            window.__runOpen = false;
+          }
+        }
+        last = now;
+        requestAnimationFrame(tick);
+      };
       requestAnimationFrame(tick);
     });
 
@@ -46,6 +62,9 @@ test("train on a dropped folder: progress, cancel, restart, accuracy and confusi
     // keeps painting however large the mini-batch is.
     await page.fill("#epochs", "2");
     await page.fill("#batch-size", "10");
+    // The training worker warms up (the browser optimises its code) while the data set is shown.
+    await page.waitForSelector('#training[data-training-worker="ready"]', { timeout: 60_000 });
+    await page.evaluate(() => window.__openRun());
     await page.click("#train-start");
     await page.waitForFunction(() => /images of the mini-batch/.test(document.querySelector("#train-progress").textContent),
       null, { timeout: 120_000, polling: 50 });
@@ -57,6 +76,7 @@ test("train on a dropped folder: progress, cancel, restart, accuracy and confusi
     assert.match(await page.textContent("#validation-accuracy"), /cancelled/);
 
     // Restart and let it finish: 2 epochs of 6 iterations (60 training images).
+    await page.evaluate(() => window.__openRun());
     await page.click("#train-start");
     await page.waitForFunction(() => document.querySelector("#validation-accuracy") === null, null, { timeout: 10_000 }).catch(() => {});
     await page.waitForFunction(() => /Validation accuracy: /.test(document.querySelector("#validation-accuracy")?.textContent || ""),
@@ -69,7 +89,7 @@ test("train on a dropped folder: progress, cancel, restart, accuracy and confusi
     const cells = await page.$$eval("#confusion td:not(.recall):not(.precision):not(:empty)", (tds) => tds.map((td) => Number(td.textContent)));
     assert.equal(cells.length, 9);
     assert.equal(cells.reduce((a, b) => a + b, 0), 30, "every validation image is in the confusion matrix");
-    assert.match(await page.textContent("#train-note"), /Fine-tuning the loaded network/);
+    assert.match(await page.textContent("#train-note"), /Fine-tuning the loaded network.*On the CPU, in a background worker/);
 
     // The fine-tuned network and its class names load back into the page and classify.
     await page.click("#use-finetuned");
@@ -79,9 +99,12 @@ test("train on a dropped folder: progress, cancel, restart, accuracy and confusi
     const names = await page.$$eval(".result .class-name", (tds) => tds.map((td) => td.textContent).sort());
     assert.deepEqual(names, ["0", "1", "2"]);
 
-    const gap = await page.evaluate(() => window.__maxFrameGap);
-    console.log(`longest gap between animation frames while training: ${gap.toFixed(0)} ms`);
-    assert.ok(gap <= 1000, `the page froze for ${gap.toFixed(0)} ms`);
+    const runGaps = await page.evaluate(() => window.__runGaps);
+    assert.equal(runGaps.length, 2, "both runs (cancelled, finished) were watched to their end");
+    const [gap, at] = runGaps.reduce((a, b) => (b[0] > a[0] ? b : a));
+    console.log(`longest gap between animation frames while training (in the training worker): ${gap.toFixed(0)} ms, ${at}`);
+    // CPU training runs in the training worker: the page's thread only draws the progress.
+    assert.ok(gap <= 50, `the page froze for ${gap.toFixed(0)} ms, ${at}`);
   } finally {
     await browser.close();
   }
