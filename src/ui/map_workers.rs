@@ -10,12 +10,12 @@
 use std::cell::RefCell;
 use std::collections::{BTreeMap, VecDeque};
 use std::rc::{Rc, Weak};
-use std::task::{Poll, Waker};
 
 use gloo_worker::{Spawnable, WorkerBridge};
 
 use super::browser_files::{query_param, sleep_ms};
 use super::job_driver::SteppedJob;
+use super::worker_inbox::{Inbox, next_reply};
 use crate::analysis::map_task::{FinishedMap, MapReply, MapRequest, MapTask, TaskRequests};
 use crate::backend::{GpuFailure, GpuFailureSource};
 use crate::compute_worker::MapWorker;
@@ -44,18 +44,12 @@ pub fn worker_count() -> usize {
     (cores as usize).clamp(1, MAX_WORKERS)
 }
 
-#[derive(Default)]
-struct Inbox {
-    replies: VecDeque<(usize, MapReply)>,
-    waker: Option<Waker>,
-}
-
 /// Maps (by the caller's index) waiting for a worker or running in one.
 pub struct MapWorkers {
     capacity: usize,
     queued: VecDeque<(usize, Box<MapTask>)>,
     running: BTreeMap<usize, Rc<WorkerBridge<MapWorker>>>,
-    inbox: Rc<RefCell<Inbox>>,
+    inbox: Rc<RefCell<Inbox<(usize, MapReply)>>>,
 }
 
 impl MapWorkers {
@@ -86,11 +80,7 @@ impl MapWorkers {
                         if matches!(reply, MapReply::RowsTaken) {
                             return sender.borrow_mut().send_next();
                         }
-                        let mut inbox = inbox.borrow_mut();
-                        inbox.replies.push_back((index, reply));
-                        if let Some(waker) = inbox.waker.take() {
-                            waker.wake();
-                        }
+                        inbox.borrow_mut().deliver((index, reply));
                     })
                     .with_loader(true)
                     .as_module(false)
@@ -104,23 +94,12 @@ impl MapWorkers {
 
     /// A reply that has already arrived, if any.
     pub fn take_reply(&mut self) -> Option<(usize, MapReply)> {
-        self.inbox.borrow_mut().replies.pop_front()
+        self.inbox.borrow_mut().take()
     }
 
     /// The next reply from any worker.
     pub async fn next_reply(&mut self) -> (usize, MapReply) {
-        let inbox = self.inbox.clone();
-        futures_lite::future::poll_fn(move |cx| {
-            let mut inbox = inbox.borrow_mut();
-            match inbox.replies.pop_front() {
-                Some(reply) => Poll::Ready(reply),
-                None => {
-                    inbox.waker = Some(cx.waker().clone());
-                    Poll::Pending
-                }
-            }
-        })
-        .await
+        next_reply(&self.inbox).await
     }
 
     /// Asks map `index`'s worker for its next burst of iterations.

@@ -30,6 +30,7 @@ mod tsne_panel;
 mod tsne_settings;
 mod weights_panel;
 mod widgets;
+mod worker_inbox;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;

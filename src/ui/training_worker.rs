@@ -6,16 +6,15 @@
 //! from the page's data set: the browser reads a `File` off both threads).
 
 use std::cell::RefCell;
-use std::collections::VecDeque;
 use std::rc::Rc;
 use std::sync::Arc;
-use std::task::{Poll, Waker};
 
 use gloo_worker::{Spawnable, WorkerBridge};
 
 use super::browser_files::{query_param, sleep_ms};
 use super::job_driver::SteppedJob;
 use super::map_workers::WorkerError;
+use super::worker_inbox::{Inbox, next_reply};
 use crate::data::dataset::{DataSet, ImageBytes};
 use crate::train::RunStep;
 use crate::train::served::{FinishedRun, RunState, SentFile, TrainReply, TrainRequest, TrainTask};
@@ -34,19 +33,13 @@ pub fn training_in_worker() -> bool {
     query_param("training-worker").is_none_or(|v| v.trim() != "0")
 }
 
-#[derive(Default)]
-struct Inbox {
-    replies: VecDeque<TrainReply>,
-    waker: Option<Waker>,
-}
-
 /// The page's one training worker and the replies it sent. Started ahead of the first run
 /// ([`warm_up`]) and kept for the next: the browser optimises the training code on its first
 /// use, on its own threads, and on a 2-core machine that starved the page's frames for
 /// 100–250 ms when it fell in the user's run.
 struct SharedWorker {
     bridge: WorkerBridge<TrainingWorker>,
-    inbox: Rc<RefCell<Inbox>>,
+    inbox: Rc<RefCell<Inbox<TrainReply>>>,
     ready: Rc<RefCell<Readiness>>,
 }
 
@@ -91,11 +84,7 @@ fn shared_worker() -> Rc<SharedWorker> {
                             }
                             return;
                         }
-                        let mut inbox = to_inbox.borrow_mut();
-                        inbox.replies.push_back(reply);
-                        if let Some(waker) = inbox.waker.take() {
-                            waker.wake();
-                        }
+                        to_inbox.borrow_mut().deliver(reply);
                     })
                     .with_loader(true)
                     .as_module(false)
@@ -121,7 +110,7 @@ impl WorkerRun {
     /// own refusal (a data set it cannot split, …) as its message.
     pub async fn start(task: TrainTask, data: Arc<DataSet>) -> Result<Self, WorkerError> {
         let worker = shared_worker();
-        worker.inbox.borrow_mut().replies.clear();
+        worker.inbox.borrow_mut().clear();
         worker.bridge.send(TrainRequest::Start(Box::new(task)));
         let mut run = Self {
             worker,
@@ -170,18 +159,7 @@ impl WorkerRun {
     }
 
     async fn next_reply(&self) -> TrainReply {
-        let inbox = self.worker.inbox.clone();
-        futures_lite::future::poll_fn(move |cx| {
-            let mut inbox = inbox.borrow_mut();
-            match inbox.replies.pop_front() {
-                Some(reply) => Poll::Ready(reply),
-                None => {
-                    inbox.waker = Some(cx.waker().clone());
-                    Poll::Pending
-                }
-            }
-        })
-        .await
+        next_reply(&self.worker.inbox).await
     }
 
     /// Sends the worker the files it asked for, one message each (a photo is megabytes).
