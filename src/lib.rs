@@ -2,7 +2,8 @@
 //!
 //! The data flows one way — files → images → model → activations → views — and the modules
 //! follow it: `data` (image files to network input), `model` (SqueezeNet, its weights, running
-//! it), `backend` (CPU or GPU device, async read-back), `session` (a person's work as one file),
+//! it), `backend` (CPU or GPU device, async read-back), `served` (training and activations as a
+//! conversation, for the page's network worker), `session` (a person's work as one file),
 //! `cli` (native command line), `ui` (the Leptos page, wasm32 only) and `compute_worker` (the
 //! page's Web Worker for t-SNE maps, wasm32 only). Everything but those two compiles and is
 //! tested natively.
@@ -16,6 +17,7 @@ pub mod compute_worker;
 pub mod data;
 pub mod embed;
 pub mod model;
+pub mod served;
 pub mod session;
 pub mod tensor_file;
 pub mod text_format;

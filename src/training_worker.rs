@@ -1,8 +1,8 @@
-//! The page's training worker: a dedicated Web Worker that fine-tunes the network on the CPU
-//! off the page's thread (trunk builds it from `src/bin/training_worker.rs`;
-//! `ui/training_worker.rs` is the page's side).
+//! The page's training worker: a dedicated Web Worker that runs the network on the CPU off the
+//! page's thread — fine-tuning, and the analysis's activations (trunk builds it from
+//! `src/bin/training_worker.rs`; `ui/training_worker.rs` is the page's side).
 //!
-//! A thin shell over [`TrainServer`]: the conversation, and everything it computes, is core
+//! A thin shell over [`EngineServer`]: the conversation, and everything it computes, is core
 //! code tested natively. A step that waits for image files is polled inside the worker's event
 //! loop, and each time it waits the page is told which files it needs.
 
@@ -10,25 +10,25 @@ use std::rc::Rc;
 
 use gloo_worker::{HandlerId, Worker, WorkerScope};
 
-use crate::train::served::{Answer, TrainReply, TrainRequest, TrainServer, poll_answer};
+use crate::served::{Answer, EngineReply, EngineRequest, EngineServer, poll_answer};
 
-/// One training run at a time; the page starts a worker per run.
+/// One job at a time; the page keeps one worker for all of them.
 pub struct TrainingWorker {
-    server: Rc<TrainServer>,
+    server: Rc<EngineServer>,
 }
 
 impl Worker for TrainingWorker {
     type Message = ();
-    type Input = TrainRequest;
-    type Output = TrainReply;
+    type Input = EngineRequest;
+    type Output = EngineReply;
 
     fn create(_scope: &WorkerScope<Self>) -> Self {
-        Self { server: Rc::new(TrainServer::default()) }
+        Self { server: Rc::new(EngineServer::default()) }
     }
 
     fn update(&mut self, _scope: &WorkerScope<Self>, _message: ()) {}
 
-    fn received(&mut self, scope: &WorkerScope<Self>, request: TrainRequest, id: HandlerId) {
+    fn received(&mut self, scope: &WorkerScope<Self>, request: EngineRequest, id: HandlerId) {
         match self.server.handle(request) {
             Answer::Now(reply) => scope.respond(id, reply),
             Answer::Nothing => {}
@@ -37,7 +37,7 @@ impl Worker for TrainingWorker {
                 wasm_bindgen_futures::spawn_local(async move {
                     let reply = std::future::poll_fn(|cx| {
                         poll_answer(&server, &mut answer, cx, &mut |files| {
-                            scope.respond(id, TrainReply::NeedFiles(files))
+                            scope.respond(id, EngineReply::NeedFiles(files))
                         })
                     })
                     .await;

@@ -16,11 +16,15 @@ use layerlens::data::image_input::image_file_to_input;
 use layerlens::data::sources::load_path;
 use layerlens::embed::preprocess::pca;
 use layerlens::embed::preset::TsnePreset;
+use layerlens::model::export::export_weights;
 use layerlens::model::inference::layer_activations;
 use layerlens::model::layers::Layer;
 use layerlens::model::squeezenet::SqueezeNet;
 use layerlens::model::weights::load_weights;
+use layerlens::served::activations::{ActivationProgress, ActivationTask};
+use layerlens::served::{EngineReply, EngineRequest, EngineServer};
 
+use common::engine_page::ask;
 use common::{fixture, fixture_bytes, max_abs_diff};
 
 fn network() -> SqueezeNet {
@@ -218,4 +222,89 @@ fn maps_handed_out_to_workers_are_the_maps_made_in_step() {
     assert_eq!(layers, [Layer::Pool1, Layer::Prob], "maps come back in the order asked");
     assert!(delegated.maps.iter().all(|m| m.quality.is_some()), "scored in the worker");
     assert_eq!(delegated, in_step, "bit for bit, scores and notes included");
+}
+
+/// The page's CPU path: the activations computed in its training worker (`served`), wide
+/// layers rotated there, handed to an analyzer that awaited them — the same analysis, bit for
+/// bit, as the analyzer computing them itself.
+#[test]
+fn activations_served_by_the_worker_make_the_analysis_made_in_step() {
+    let data = digits();
+    let images: Vec<usize> = (0..data.images.len()).step_by(3).collect(); // 30 images
+    let n = images.len();
+    let net = network().replace_head(3, 5, &cpu_device());
+    let weights = block_on(export_weights(&net)).unwrap();
+    let names = data.classes.clone();
+    let mut config = AnalysisConfig::new(TsnePreset::Matlab, n, 11);
+    config.tsne.n_iter = 150;
+    let run_to_end = |mut analyzer: Analyzer| {
+        while !analyzer.is_finished() {
+            block_on(analyzer.step()).unwrap();
+        }
+        analyzer.finish()
+    };
+    let in_step = run_to_end(
+        Analyzer::new(data.clone(), images.clone(), net, names.clone(), cpu_device(), config.clone()).unwrap(),
+    );
+
+    let server = EngineServer::default();
+    let task = ActivationTask::new(&weights, &data, images.clone(), config.layers.clone(), config.chunk, config.budget)
+        .unwrap();
+    let reply = ask(&server, &data, EngineRequest::StartActivations(Box::new(task.clone())), &[]).unwrap();
+    assert_eq!(reply, EngineReply::ActivationsStarted { images: n });
+    let (mut chunks, mut rotated) = (0, Vec::new());
+    let output = loop {
+        match ask(&server, &data, EngineRequest::Step, &[]).unwrap() {
+            EngineReply::ActivationsStepped { progress, output } => {
+                match progress {
+                    ActivationProgress::Images { done, total } => {
+                        chunks += 1;
+                        assert_eq!(total, n);
+                        assert!(done <= total);
+                    }
+                    ActivationProgress::Rotating { index, layer, progress } => {
+                        assert!(progress.done <= progress.total);
+                        if !rotated.contains(&(index, layer)) {
+                            rotated.push((index, layer));
+                        }
+                    }
+                }
+                if let Some(output) = output {
+                    break output;
+                }
+            }
+            other => panic!("unexpected reply {other:?}"),
+        }
+    };
+    assert_eq!(chunks, n.div_ceil(config.chunk));
+    // pool1 (64 × 56 × 56 = 200,704 values) and conv10 (3 × 14 × 14 = 588) are wider than the 30 rows; prob
+    // is not.
+    assert_eq!(rotated, [(0, Layer::Pool1), (1, Layer::Conv10)]);
+    let widths: Vec<(usize, Option<usize>)> = output.matrices.iter().map(|m| (m.width, m.rotation)).collect();
+    assert_eq!(widths, [(200_704, Some(n)), (588, Some(n)), (3, None)]);
+    // The job is handed over and gone: the worker holds nothing of it.
+    assert!(matches!(ask(&server, &data, EngineRequest::Step, &[]), Some(EngineReply::Failed(_))));
+
+    let awaiting = || {
+        Analyzer::awaiting_activations(data.clone(), images.clone(), names.clone(), cpu_device(), config.clone())
+            .unwrap()
+    };
+    let mut early = awaiting();
+    assert!(early.awaits_activations());
+    assert!(block_on(early.step()).is_err(), "no step before the activations arrive");
+    let mut short = (*output).clone();
+    short.probabilities.pop();
+    let refused = early.activations_arrived(short).unwrap_err().to_string();
+    assert!(refused.contains("not of the 30 images"), "{refused}");
+
+    let mut analyzer = awaiting();
+    analyzer.activations_arrived(*output).unwrap();
+    assert_eq!(run_to_end(analyzer), in_step, "bit for bit, predictions, maps and scores");
+
+    // A file the page cannot read fails the step, naming it.
+    ask(&server, &data, EngineRequest::StartActivations(Box::new(task)), &[]).unwrap();
+    match ask(&server, &data, EngineRequest::Step, &[images[0]]).unwrap() {
+        EngineReply::Failed(message) => assert!(message.contains(&data.images[images[0]].path), "{message}"),
+        other => panic!("unexpected reply {other:?}"),
+    }
 }

@@ -251,12 +251,10 @@ fn a_mini_batch_in_parts_gives_the_whole_batch_update() {
 }
 
 mod served {
-    //! The training worker's conversation (`train::served`), run natively through gloo-worker's
-    //! wire format (bincode) with a test playing the page: it answers every file the worker asks
-    //! for from the data set, as the page does.
+    //! A training run served as the page's training worker serves it (`layerlens::served`),
+    //! with a test playing the page (`common::engine_page`).
 
     use std::sync::Arc;
-    use std::task::{Context, Poll, Waker};
 
     use futures_lite::future::block_on;
     use layerlens::backend::cpu_device;
@@ -265,16 +263,12 @@ mod served {
     use layerlens::data::sources::load_path;
     use layerlens::model::squeezenet::SqueezeNet;
     use layerlens::model::weights::{load_weights, weights_to_safetensors};
-    use layerlens::train::served::{
-        Answer, RunState, SentFile, TrainReply, TrainRequest, TrainServer, TrainTask, poll_answer,
-    };
+    use layerlens::served::training::{RunState, TrainTask};
+    use layerlens::served::{EngineReply, EngineRequest, EngineServer};
     use layerlens::train::{RunStep, TrainConfig, Trainer, TrainingRun};
 
+    use super::common::engine_page::ask;
     use super::{common::fixture, common::fixture_bytes, serial};
-
-    fn wire<T: serde::Serialize + serde::de::DeserializeOwned>(value: &T) -> T {
-        bincode::deserialize(&bincode::serialize(value).unwrap()).unwrap()
-    }
 
     /// Four images of each of three digit classes.
     fn small_digits() -> DataSet {
@@ -302,42 +296,10 @@ mod served {
         }
     }
 
-    /// The page's side: sends `request` over the wire and runs the answer to its end, sending
-    /// the worker every file it asks for (`unreadable`: files the page cannot read).
-    fn ask(server: &TrainServer, data: &DataSet, request: TrainRequest, unreadable: &[usize]) -> Option<TrainReply> {
-        let mut answer = match server.handle(wire(&request)) {
-            Answer::Now(reply) => return Some(wire(&reply)),
-            Answer::Nothing => return None,
-            Answer::Later(answer) => answer,
-        };
-        let mut cx = Context::from_waker(Waker::noop());
-        let mut asked = Vec::new();
-        loop {
-            match poll_answer(server, &mut answer, &mut cx, &mut |files| asked.extend(files)) {
-                Poll::Ready(reply) => return Some(wire(&reply)),
-                Poll::Pending => {
-                    assert!(!asked.is_empty(), "a pending step waits for files it asked for");
-                    let files = asked
-                        .drain(..)
-                        .map(|index| SentFile {
-                            index,
-                            bytes: if unreadable.contains(&index) {
-                                Err("the file was deleted".into())
-                            } else {
-                                Ok(serde_bytes::ByteBuf::from(data.images[index].held().unwrap().to_vec()))
-                            },
-                        })
-                        .collect();
-                    assert!(matches!(server.handle(wire(&TrainRequest::Files(files))), Answer::Nothing));
-                }
-            }
-        }
-    }
-
-    fn start(server: &TrainServer, data: &DataSet, weights: &[u8]) -> TrainReply {
+    fn start(server: &EngineServer, data: &DataSet, weights: &[u8]) -> EngineReply {
         let (weights, _) = load_weights(weights).unwrap();
         let task = TrainTask::new(Some(&weights), data, config()).unwrap();
-        ask(server, data, TrainRequest::Start(Box::new(task)), &[]).unwrap()
+        ask(server, data, EngineRequest::StartTraining(Box::new(task)), &[]).unwrap()
     }
 
     /// A run served step by step gives the same steps, the same best weights and the same
@@ -359,13 +321,16 @@ mod served {
         }
         let outcome = run.outcome().unwrap();
 
-        let server = TrainServer::default();
+        let server = EngineServer::default();
         let per_epoch = run.trainer().iterations_per_epoch();
-        assert_eq!(start(&server, &data, &weights_file), TrainReply::Started { iterations_per_epoch: per_epoch });
+        assert_eq!(
+            start(&server, &data, &weights_file),
+            EngineReply::TrainingStarted { iterations_per_epoch: per_epoch }
+        );
         let mut steps_served = Vec::new();
         let finished = loop {
-            match ask(&server, &data, TrainRequest::Step, &[]).unwrap() {
-                TrainReply::Stepped { step, state, finished } => {
+            match ask(&server, &data, EngineRequest::Step, &[]).unwrap() {
+                EngineReply::TrainingStepped { step, state, finished } => {
                     steps_served.push((step, state));
                     if let Some(finished) = finished {
                         break finished;
@@ -389,7 +354,7 @@ mod served {
         assert_eq!(finished.evaluation, outcome.evaluation);
         assert_eq!(finished.validation, run.trainer().split().validation);
         // The worker stays up for the next run, holding nothing of this one.
-        assert!(matches!(ask(&server, &data, TrainRequest::Step, &[]), Some(TrainReply::Failed(_))));
+        assert!(matches!(ask(&server, &data, EngineRequest::Step, &[]), Some(EngineReply::Failed(_))));
     }
 
     /// The warm-up runs; cancel: training stops, the best network so far is evaluated and handed
@@ -400,40 +365,40 @@ mod served {
         let _serial = serial();
         let data = small_digits();
         let weights_file = fixture_bytes("squeezenet/squeezenet1_1_random.safetensors");
-        let server = TrainServer::default();
-        match ask(&server, &data, TrainRequest::WarmUp, &[]).unwrap() {
+        let server = EngineServer::default();
+        match ask(&server, &data, EngineRequest::WarmUp, &[]).unwrap() {
             // Validation, one iteration, validation, final evaluation and export.
-            TrainReply::WarmedUp { steps } => assert!(steps >= 5, "{steps} steps"),
+            EngineReply::WarmedUp { steps } => assert!(steps >= 5, "{steps} steps"),
             other => panic!("unexpected reply {other:?}"),
         }
-        match ask(&server, &data, TrainRequest::Step, &[]).unwrap() {
-            TrainReply::Failed(message) => assert!(message.contains("no training run"), "{message}"),
+        match ask(&server, &data, EngineRequest::Step, &[]).unwrap() {
+            EngineReply::Failed(message) => assert!(message.contains("no job to step"), "{message}"),
             other => panic!("unexpected reply {other:?}"),
         }
 
-        assert!(matches!(start(&server, &data, &weights_file), TrainReply::Started { .. }));
+        assert!(matches!(start(&server, &data, &weights_file), EngineReply::TrainingStarted { .. }));
         let mut steps = 0;
         let finished = loop {
             steps += 1;
             if steps == 4 {
-                assert!(ask(&server, &data, TrainRequest::StopTraining, &[]).is_none());
+                assert!(ask(&server, &data, EngineRequest::StopTraining, &[]).is_none());
             }
-            match ask(&server, &data, TrainRequest::Step, &[]).unwrap() {
-                TrainReply::Stepped { state, finished: Some(finished), .. } => {
+            match ask(&server, &data, EngineRequest::Step, &[]).unwrap() {
+                EngineReply::TrainingStepped { state, finished: Some(finished), .. } => {
                     assert!(state.stopped_early);
                     break finished;
                 }
-                TrainReply::Stepped { .. } => assert!(steps < 50, "the stopped run ends"),
+                EngineReply::TrainingStepped { .. } => assert!(steps < 50, "the stopped run ends"),
                 other => panic!("unexpected reply {other:?}"),
             }
         };
         assert_eq!(finished.evaluation.truth.len(), finished.validation.len());
         assert!(load_weights(&finished.weights).is_ok());
 
-        assert!(matches!(start(&server, &data, &weights_file), TrainReply::Started { .. }));
+        assert!(matches!(start(&server, &data, &weights_file), EngineReply::TrainingStarted { .. }));
         let unreadable: Vec<usize> = (0..data.images.len()).collect();
-        match ask(&server, &data, TrainRequest::Step, &unreadable).unwrap() {
-            TrainReply::Failed(message) => {
+        match ask(&server, &data, EngineRequest::Step, &unreadable).unwrap() {
+            EngineReply::Failed(message) => {
                 assert!(message.contains("the file was deleted"), "{message}");
                 assert!(data.images.iter().any(|i| message.contains(&i.path)), "names the file: {message}");
             }

@@ -11,6 +11,7 @@
 use std::collections::HashMap;
 
 use burn::prelude::*;
+use serde::{Deserialize, Serialize};
 
 use super::predictions::top_two;
 use super::sketch::{SketchInfo, SparseSketch};
@@ -22,7 +23,8 @@ use crate::model::layers::Layer;
 use crate::model::squeezenet::SqueezeNet;
 
 /// One layer's rows for the images done so far: exact, or sketched.
-#[derive(Debug, Clone, PartialEq)]
+/// Crosses from the page's network worker to the page (`crate::served`) as it is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LayerMatrix {
     pub layer: Layer,
     /// One image's output shape: `[C, H, W]`, or `[K]` for `logits`/`prob`.
@@ -31,14 +33,18 @@ pub struct LayerMatrix {
     pub width: usize,
     /// Set when the rows are a sketch of width `sketch.width` instead of the M exact values.
     pub sketch: Option<SketchInfo>,
+    /// Set when the rows (exact or sketched) were rotated onto their `d` principal axes
+    /// (`rotation.rs`): every distance between rows is kept, in `d` ≤ N columns.
+    pub rotation: Option<usize>,
     /// Rows, image-major: N × [`LayerMatrix::columns`].
+    #[serde(with = "super::f32_wire")]
     pub values: Vec<f32>,
 }
 
 impl LayerMatrix {
-    /// Values per stored row: M, or the sketch's width.
+    /// Values per stored row: M, the sketch's width, or the rotation's axes.
     pub fn columns(&self) -> usize {
-        self.sketch.map_or(self.width, |s| s.width)
+        self.rotation.unwrap_or_else(|| self.sketch.map_or(self.width, |s| s.width))
     }
 
     /// Rows stored.
@@ -57,7 +63,7 @@ pub enum ActivationError {
 }
 
 /// How the matrices are kept.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct MatrixBudget {
     /// Layers are kept exactly, in the order asked, while their N × M × 4 bytes together stay
     /// within this; the others are sketched.
@@ -175,6 +181,7 @@ impl ActivationJob {
                     per_image_shape: out.per_image_shape.clone(),
                     width,
                     sketch: info,
+                    rotation: None,
                     values: Vec::with_capacity(n * columns),
                 });
             }
@@ -202,7 +209,8 @@ impl ActivationJob {
 }
 
 /// What an [`ActivationJob`] produced, one row per image in the job's order.
-#[derive(Debug, Clone)]
+/// Crosses from the page's network worker to the page (`crate::served`) as it is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ActivationOutput {
     /// One matrix per requested layer, in the order requested.
     pub matrices: Vec<LayerMatrix>,

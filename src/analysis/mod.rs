@@ -5,7 +5,7 @@
 //! them: `predictions` (top two classes, ambiguity), `confusion` (matrix, recall, precision),
 //! `activations` (a stepped job that runs the images chunk by chunk and keeps each layer's
 //! rows, exactly or as a `sketch`), `pipeline` (activations then one t-SNE per layer, as one
-//! stepped [`Analyzer`]), `map_task` (one map as a task for a compute worker, and the
+//! stepped [`Analyzer`]), `rotation` (a wide layer onto its principal axes), `map_task` (one map as a task for a compute worker, and the
 //! conversation that runs it), `quality` (trustworthiness and k-NN accuracy of a map) and `export`
 //! (CSV, JSON and text). No UI code: the CLI and the page drive the same [`Analyzer`].
 
@@ -20,6 +20,7 @@ pub mod pipeline;
 pub mod predictions;
 pub mod quality;
 pub mod raster;
+pub mod rotation;
 pub mod sketch;
 
 pub use pipeline::{Analysis, AnalysisConfig, AnalysisError, AnalysisStep, Analyzer, LayerMap};

@@ -13,12 +13,12 @@ use super::confusion::ConfusionMatrix;
 use super::map_task::{FinishedMap, MapTask};
 use super::predictions::ImagePrediction;
 use super::quality::{MapQuality, map_quality};
+use super::rotation::Rotation;
 use super::sketch::{DEFAULT_SKETCH_NONZEROS, DEFAULT_SKETCH_WIDTH, SketchInfo};
 use crate::backend::{GpuFailure, GpuFailureSource};
 use crate::data::dataset::DataSet;
 use crate::embed::device_exact::{DEVICE_EXACT_MAX_N, DeviceTsneError};
 use crate::embed::device_pca::device_pca;
-use crate::embed::preprocess::{GramAccumulator, scores_from_gram};
 use crate::embed::preset::TsnePreset;
 use crate::embed::runner::{Runner, start};
 use crate::embed::{Method, TsneConfig};
@@ -153,6 +153,10 @@ pub enum AnalysisError {
     /// A map handed out ([`AnalysisConfig::delegate_maps`]) failed where it ran.
     #[error("t-SNE of {layer}: {message}")]
     MapWorker { layer: Layer, message: String },
+    /// The activations computed elsewhere ([`Analyzer::awaiting_activations`]) failed there,
+    /// or came back not fitting the analysis.
+    #[error("computing the activations: {0}")]
+    ActivationsElsewhere(String),
 }
 
 impl GpuFailureSource for AnalysisError {
@@ -187,10 +191,13 @@ pub enum AnalysisStep {
 
 enum Stage {
     Activations(Box<ActivationJob>),
+    /// The caller computes the activations (the page, in its network worker) and hands them
+    /// over with [`Analyzer::activations_arrived`].
+    ActivationsElsewhere,
     NextMap,
     /// A layer wider than N being rotated onto its principal axes on the CPU, a block of
     /// columns per step (the Gram matrix of pool1 is seconds of work).
-    Reducing(Box<(usize, LayerMatrix, GramAccumulator)>),
+    Reducing(Box<(usize, LayerMatrix, Rotation)>),
     Mapping(Box<Mapping>),
     Done,
 }
@@ -244,15 +251,36 @@ impl Analyzer {
         if config.layers.is_empty() {
             return Err(AnalysisError::NoLayers);
         }
-        let same_classes = network_classes == data.classes;
         let job = ActivationJob::new(net, images.clone(), config.layers.clone(), config.chunk, config.budget);
+        let mut analyzer = Self::awaiting_activations(data, images, network_classes, device, config)?;
+        analyzer.stage = Stage::Activations(Box::new(job));
+        Ok(analyzer)
+    }
+
+    /// An analysis whose activations the caller computes (an [`ActivationJob`] over `images`
+    /// with this configuration's layers, chunk and budget, run elsewhere) and hands over with
+    /// [`Analyzer::activations_arrived`]; [`Analyzer::step`] waits for them until then.
+    pub fn awaiting_activations(
+        data: Arc<DataSet>,
+        images: Vec<usize>,
+        network_classes: Vec<String>,
+        device: Device,
+        config: AnalysisConfig,
+    ) -> Result<Self, AnalysisError> {
+        if images.is_empty() {
+            return Err(AnalysisError::NoImages);
+        }
+        if config.layers.is_empty() {
+            return Err(AnalysisError::NoLayers);
+        }
+        let same_classes = network_classes == data.classes;
         Ok(Self {
             data,
             images,
             network_classes,
             same_classes,
             device,
-            stage: Stage::Activations(Box::new(job)),
+            stage: Stage::ActivationsElsewhere,
             pending: VecDeque::new(),
             activations: None,
             predictions: Vec::new(),
@@ -260,6 +288,52 @@ impl Analyzer {
             delegated: BTreeMap::new(),
             config,
         })
+    }
+
+    /// True while [`Analyzer::activations_arrived`] is awaited.
+    pub fn awaits_activations(&self) -> bool {
+        matches!(self.stage, Stage::ActivationsElsewhere)
+    }
+
+    /// Hands over the activations computed elsewhere (wide layers may have been rotated
+    /// there already: `rotation.rs`); the maps follow in the next steps.
+    pub fn activations_arrived(&mut self, output: ActivationOutput) -> Result<(), AnalysisError> {
+        if !self.awaits_activations() {
+            return Err(AnalysisError::ActivationsElsewhere("the analysis was not waiting for them".into()));
+        }
+        let n = self.images.len();
+        let layers: Vec<Layer> = output.matrices.iter().map(|m| m.layer).collect();
+        if layers != self.config.layers {
+            return Err(AnalysisError::ActivationsElsewhere(format!(
+                "they are of layers {layers:?}, not {:?}",
+                self.config.layers
+            )));
+        }
+        if output.probabilities.len() != n || output.matrices.iter().any(|m| m.rows() != n) {
+            return Err(AnalysisError::ActivationsElsewhere(format!("they are not of the {n} images analysed")));
+        }
+        self.take_activations(output);
+        self.stage = Stage::NextMap;
+        Ok(())
+    }
+
+    /// Keeps the predictions and class maps, and queues the layers' matrices for mapping.
+    fn take_activations(&mut self, mut output: ActivationOutput) {
+        self.predictions = self
+            .images
+            .iter()
+            .zip(&output.probabilities)
+            .map(|(&i, p)| ImagePrediction::new(i, self.data.images[i].class, p))
+            .collect();
+        let n = self.images.len();
+        let mut pending: Vec<(usize, LayerMatrix)> =
+            std::mem::take(&mut output.matrices).into_iter().enumerate().collect();
+        if self.config.delegate_maps {
+            // Stable: layers keep their order among the narrow and among the wide.
+            pending.sort_by_key(|(_, matrix)| matrix.columns() > n);
+        }
+        self.pending = pending.into();
+        self.activations = Some(output);
     }
 
     /// The configuration (layers, t-SNE, chunking).
@@ -341,24 +415,12 @@ impl Analyzer {
                     let Stage::Activations(job) = std::mem::replace(&mut self.stage, Stage::NextMap) else {
                         unreachable!()
                     };
-                    let mut output = (*job).finish();
-                    self.predictions = self
-                        .images
-                        .iter()
-                        .zip(&output.probabilities)
-                        .map(|(&i, p)| ImagePrediction::new(i, self.data.images[i].class, p))
-                        .collect();
-                    let n = self.images.len();
-                    let mut pending: Vec<(usize, LayerMatrix)> =
-                        std::mem::take(&mut output.matrices).into_iter().enumerate().collect();
-                    if self.config.delegate_maps {
-                        // Stable: layers keep their order among the narrow and among the wide.
-                        pending.sort_by_key(|(_, matrix)| matrix.columns() > n);
-                    }
-                    self.pending = pending.into();
-                    self.activations = Some(output);
+                    self.take_activations((*job).finish());
                 }
                 Ok(AnalysisStep::Activations { done, total })
+            }
+            Stage::ActivationsElsewhere => {
+                Err(AnalysisError::ActivationsElsewhere("the analysis was stepped before they arrived".into()))
             }
             Stage::NextMap => {
                 let Some((index, matrix)) = self.pending.pop_front() else {
@@ -367,14 +429,12 @@ impl Analyzer {
                 };
                 let layer = matrix.layer;
                 let (n, m) = (matrix.rows(), matrix.columns());
-                // N points span at most N − 1 dimensions: projecting rows wider than N onto
-                // all their principal axes is a rotation, so every distance (and with it P and
-                // the map) stays as it was, while the matrix shrinks from N × M to N × N.
-                if m > n {
+                // Rows wider than N are rotated onto their principal axes (`rotation.rs`).
+                if Rotation::is_worth_it(&matrix) {
                     match self.tsne_device().cloned() {
                         None => {
-                            let gram = GramAccumulator::new(&matrix.values, n, m);
-                            self.stage = Stage::Reducing(Box::new((index, matrix, gram)));
+                            let rotation = Rotation::new(&matrix);
+                            self.stage = Stage::Reducing(Box::new((index, matrix, rotation)));
                             return Ok(AnalysisStep::Reducing { index, layer, done: 0, total: m });
                         }
                         Some(device) => {
@@ -389,20 +449,19 @@ impl Analyzer {
                 self.start_map_with(index, matrix, rows, m).await
             }
             Stage::Reducing(reducing) => {
-                let (index, matrix, gram) = &mut **reducing;
-                gram.add_columns(&matrix.values, matrix.columns());
-                let (done, total) = gram.progress();
+                let (index, matrix, rotation) = &mut **reducing;
+                let progress = rotation.step(matrix);
                 let (index, layer) = (*index, matrix.layer);
-                if !gram.is_done() {
-                    return Ok(AnalysisStep::Reducing { index, layer, done, total });
+                if !rotation.is_done() {
+                    return Ok(AnalysisStep::Reducing { index, layer, done: progress.done, total: progress.total });
                 }
                 let Stage::Reducing(reducing) = std::mem::replace(&mut self.stage, Stage::NextMap) else {
                     unreachable!()
                 };
-                let (index, matrix, gram) = *reducing;
-                let (n, m) = (matrix.rows(), matrix.columns());
-                let scores = scores_from_gram(&gram.finish(), n, m, n);
-                self.start_map(index, matrix, scores).await
+                let (index, mut matrix, rotation) = *reducing;
+                rotation.finish(&mut matrix);
+                let (rows, columns) = (matrix.values.clone(), matrix.columns());
+                self.start_map_with(index, matrix, rows, columns).await
             }
             Stage::Mapping(mapping) => {
                 let (index, layer) = (mapping.index, mapping.matrix_info.layer);

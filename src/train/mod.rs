@@ -10,7 +10,6 @@ mod batch;
 mod config;
 mod evaluate;
 mod run;
-pub mod served;
 mod trainer;
 
 pub use batch::prepare_input;

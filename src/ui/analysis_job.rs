@@ -1,17 +1,31 @@
-//! The analysis as the page runs it: the core's `Analyzer` on the page's thread for what needs
-//! the network's device (the activations, and the rotation of wide layers), and each layer's
-//! t-SNE in a compute worker of its own, the maps side by side (`map_workers.rs`). Without
-//! workers (`?map-workers=0`) the `Analyzer` makes the maps itself, one after another, in short
-//! steps on the page's thread.
+//! The analysis as the page runs it: the core's `Analyzer` on the page's thread, with the
+//! work handed out where it can be. On the CPU the activations (and the rotation of wide
+//! layers) are computed in the training worker (`training_worker.rs`); on a GPU the page's
+//! thread only queues them. Each layer's t-SNE runs in a compute worker of its own, the maps
+//! side by side (`map_workers.rs`). Without workers (`?map-workers=0`,
+//! `?training-worker=0`) the `Analyzer` does that work itself in short steps on the page's
+//! thread.
+
+use std::sync::Arc;
 
 use super::job_driver::SteppedJob;
 use super::map_workers::MapWorkers;
+use super::training_worker::WorkerActivations;
 use crate::analysis::map_task::MapReply;
 use crate::analysis::{Analysis, AnalysisError, AnalysisStep, Analyzer};
+use crate::data::dataset::DataSet;
+use crate::served::activations::{ActivationProgress, ActivationTask};
+
+/// The activations computed in the training worker.
+enum ActivationsInWorker {
+    ToStart(Box<ActivationTask>, Arc<DataSet>),
+    Running(WorkerActivations),
+}
 
 /// One analysis, stepped by `job_driver::drive`.
 pub struct AnalysisJob {
     analyzer: Analyzer,
+    activations: Option<ActivationsInWorker>,
     workers: Option<MapWorkers>,
     /// By map index: the latest coordinates a worker sent, and the iterations its map runs.
     live: Vec<(Vec<f32>, usize)>,
@@ -22,7 +36,41 @@ impl AnalysisJob {
     /// have been configured to delegate its maps when there are workers.
     pub fn new(analyzer: Analyzer, workers: Option<MapWorkers>) -> Self {
         let live = vec![(Vec::new(), 0); analyzer.config().layers.len()];
-        Self { analyzer, workers, live }
+        Self { analyzer, activations: None, workers, live }
+    }
+
+    /// Computes the activations in the training worker: `task` for an analyzer that
+    /// awaits them (`Analyzer::awaiting_activations`), the images read from `data`.
+    pub fn with_activations_in_worker(mut self, task: ActivationTask, data: Arc<DataSet>) -> Self {
+        self.activations = Some(ActivationsInWorker::ToStart(Box::new(task), data));
+        self
+    }
+
+    /// One step of the activations in the worker; with the last, the analyzer takes them.
+    async fn step_activations(&mut self) -> Result<AnalysisStep, AnalysisError> {
+        let failed = |e: super::map_workers::WorkerError| AnalysisError::ActivationsElsewhere(e.0);
+        let total = self.analyzer.images().len();
+        match self.activations.take() {
+            Some(ActivationsInWorker::ToStart(task, data)) => {
+                let running = WorkerActivations::start(*task, data).await.map_err(failed)?;
+                self.activations = Some(ActivationsInWorker::Running(running));
+                Ok(AnalysisStep::Activations { done: 0, total })
+            }
+            Some(ActivationsInWorker::Running(mut running)) => {
+                let (progress, output) = running.step().await.map_err(failed)?;
+                match output {
+                    Some(output) => self.analyzer.activations_arrived(*output)?,
+                    None => self.activations = Some(ActivationsInWorker::Running(running)),
+                }
+                Ok(match progress {
+                    ActivationProgress::Images { done, total } => AnalysisStep::Activations { done, total },
+                    ActivationProgress::Rotating { index, layer, progress } => {
+                        AnalysisStep::Reducing { index, layer, done: progress.done, total: progress.total }
+                    }
+                })
+            }
+            None => Err(AnalysisError::ActivationsElsewhere("nothing computes them".into())),
+        }
     }
 
     /// True when the maps run in workers.
@@ -90,6 +138,9 @@ impl SteppedJob for AnalysisJob {
     type Error = AnalysisError;
 
     async fn step(&mut self) -> Result<AnalysisStep, AnalysisError> {
+        if self.analyzer.awaits_activations() {
+            return self.step_activations().await;
+        }
         let Some(workers) = self.workers.as_mut() else {
             return self.analyzer.step().await;
         };

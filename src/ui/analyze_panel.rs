@@ -17,12 +17,14 @@ use super::job_driver::{Ended, drive};
 use super::map_workers::{MapWorkers, worker_count};
 use super::run_control::Control;
 use super::state::app_state;
+use super::training_worker::training_in_worker;
 use super::tsne_settings::TsneSettings;
 use super::widgets::{gpu_report, text_field};
 use crate::analysis::{AnalysisConfig, AnalysisStep, Analyzer};
 use crate::backend::{BackendKind, GpuFailure, GpuFailureKind, Host, PassSizes, Recovery, is_cpu};
 use crate::embed::preset::TsnePreset;
 use crate::model::layers::Layer;
+use crate::served::activations::ActivationTask;
 
 /// Iterations between live redraws of a map.
 const REDRAW_EVERY: usize = 10;
@@ -115,7 +117,29 @@ pub fn AnalyzePanel() -> impl IntoView {
             let workers = worker_count().min(config.layers.len());
             config.delegate_maps = workers > 0;
             let pass = config.chunk;
-            let place = if is_cpu(&inputs.device) { "the CPU" } else { "the GPU" };
+            // On the CPU the activations are computed in the training worker, from the
+            // network's weights (which every loaded or trained network keeps).
+            let worker_task = match &inputs.weights {
+                Some(weights) if is_cpu(&inputs.device) && training_in_worker() => {
+                    match ActivationTask::new(
+                        weights,
+                        &inputs.data,
+                        inputs.images.clone(),
+                        config.layers.clone(),
+                        config.chunk,
+                        config.budget,
+                    ) {
+                        Ok(task) => Some(task),
+                        Err(e) => return phase.set(Phase::Failed(format!("the network's weights: {e}"))),
+                    }
+                }
+                _ => None,
+            };
+            let place = match (is_cpu(&inputs.device), worker_task.is_some()) {
+                (true, true) => "the CPU, in a background worker",
+                (true, false) => "the CPU",
+                (false, _) => "the GPU",
+            };
             let maps = match workers {
                 0 => "the maps one after another on the page's thread".to_string(),
                 1 => "the maps in a background worker".to_string(),
@@ -144,18 +168,25 @@ pub fn AnalyzePanel() -> impl IntoView {
             );
             let data = inputs.data.clone();
             let images = inputs.images.clone();
-            let analyzer = match Analyzer::new(
-                inputs.data,
-                inputs.images,
-                inputs.net,
-                inputs.network_classes,
-                inputs.device,
-                config,
-            ) {
-                Ok(a) => a,
+            let workers = (workers > 0).then(|| MapWorkers::new(workers));
+            let job = match worker_task {
+                Some(task) => Analyzer::awaiting_activations(
+                    inputs.data,
+                    inputs.images,
+                    inputs.network_classes,
+                    inputs.device,
+                    config,
+                )
+                .map(|analyzer| AnalysisJob::new(analyzer, workers).with_activations_in_worker(task, data.clone())),
+                None => {
+                    Analyzer::new(inputs.data, inputs.images, inputs.net, inputs.network_classes, inputs.device, config)
+                        .map(|analyzer| AnalysisJob::new(analyzer, workers))
+                }
+            };
+            let mut job = match job {
+                Ok(job) => job,
                 Err(e) => return phase.set(Phase::Failed(e.to_string())),
             };
-            let mut job = AnalysisJob::new(analyzer, (workers > 0).then(|| MapWorkers::new(workers)));
             control.set(Control::Run);
             phase.set(Phase::Running);
             stage.set("activations".into());
@@ -170,65 +201,69 @@ pub fn AnalyzePanel() -> impl IntoView {
                     &control,
                     || phase.set(Phase::Paused),
                     || phase.set(Phase::Running),
-                    |job, step| match step {
-                        AnalysisStep::Activations { done, total } => {
-                            progress.set(format!("Activations: {done}/{total} images…"));
-                            if done == total && !published {
-                                published = true;
-                                let analyzer = job.analyzer();
-                                let (class_maps, side) =
-                                    analyzer.class_maps().map(|(m, s)| (m.to_vec(), s)).unwrap_or_default();
-                                explore.data.set(Some(Arc::new(ExploreData {
-                                    classes: data.classes.clone(),
-                                    network_classes: analyzer.network_classes().to_vec(),
-                                    same_classes: analyzer.network_classes() == &data.classes[..],
-                                    predictions: analyzer.predictions().to_vec(),
-                                    files: images.iter().map(|&i| data.images[i].path.clone()).collect(),
-                                    thumbnails: thumbnail_urls(&data, &images),
-                                    class_maps,
-                                    class_map_side: side,
-                                })));
+                    |job, step| {
+                        // The predictions and class maps, as soon as the analyzer has them
+                        // (after the last chunk, or when the worker's rows arrive).
+                        if !published && !job.analyzer().predictions().is_empty() {
+                            published = true;
+                            let analyzer = job.analyzer();
+                            let (class_maps, side) =
+                                analyzer.class_maps().map(|(m, s)| (m.to_vec(), s)).unwrap_or_default();
+                            explore.data.set(Some(Arc::new(ExploreData {
+                                classes: data.classes.clone(),
+                                network_classes: analyzer.network_classes().to_vec(),
+                                same_classes: analyzer.network_classes() == &data.classes[..],
+                                predictions: analyzer.predictions().to_vec(),
+                                files: images.iter().map(|&i| data.images[i].path.clone()).collect(),
+                                thumbnails: thumbnail_urls(&data, &images),
+                                class_maps,
+                                class_map_side: side,
+                            })));
+                        }
+                        match step {
+                            AnalysisStep::Activations { done, total } => {
+                                progress.set(format!("Activations: {done}/{total} images…"));
                             }
-                        }
-                        AnalysisStep::Reducing { index, layer, done, total } => {
-                            stage.set(format!("reduce-{layer}"));
-                            let status = format!(
-                                "rotating {total} values per image onto their principal axes: {}%",
-                                100 * done / total.max(1)
-                            );
-                            progress.set(format!("{layer}: {status}"));
-                            explore.maps.update(|maps| maps[index].status = status);
-                        }
-                        AnalysisStep::MapStarted { index, layer, .. } => {
-                            stage.set(format!("tsne-{layer}"));
-                            progress.set(format!("t-SNE of {layer}: starting…"));
-                            explore.maps.update(|maps| maps[index].status = "preparing the t-SNE…".into());
-                        }
-                        AnalysisStep::Iteration { index, iteration, iterations, kl } => {
-                            // In-step maps report every iteration: redraw on the KL reports
-                            // only. A worker's report is already one burst of iterations.
-                            if (kl.is_some() || job.uses_workers())
-                                && let Some(coords) = job.live_map(index)
-                            {
-                                let layer = job.analyzer().config().layers[index];
-                                let status = match kl {
-                                    Some(kl) => format!("iteration {iteration}/{iterations}, KL {kl:.3}"),
-                                    None => format!("iteration {iteration}/{iterations}"),
-                                };
-                                progress.set(format!("t-SNE of {layer}: {status}"));
-                                explore.maps.update(|maps| {
-                                    maps[index].coords = coords;
-                                    maps[index].status = status;
-                                });
+                            AnalysisStep::Reducing { index, layer, done, total } => {
+                                stage.set(format!("reduce-{layer}"));
+                                let status = format!(
+                                    "rotating {total} values per image onto their principal axes: {}%",
+                                    100 * done / total.max(1)
+                                );
+                                progress.set(format!("{layer}: {status}"));
+                                explore.maps.update(|maps| maps[index].status = status);
                             }
-                        }
-                        AnalysisStep::MapFinished { index } => {
-                            if let Some(map) = job.analyzer().map(index) {
-                                let map = MapState::from(map);
-                                explore.maps.update(|maps| maps[index] = map);
+                            AnalysisStep::MapStarted { index, layer, .. } => {
+                                stage.set(format!("tsne-{layer}"));
+                                progress.set(format!("t-SNE of {layer}: starting…"));
+                                explore.maps.update(|maps| maps[index].status = "preparing the t-SNE…".into());
                             }
+                            AnalysisStep::Iteration { index, iteration, iterations, kl } => {
+                                // In-step maps report every iteration: redraw on the KL reports
+                                // only. A worker's report is already one burst of iterations.
+                                if (kl.is_some() || job.uses_workers())
+                                    && let Some(coords) = job.live_map(index)
+                                {
+                                    let layer = job.analyzer().config().layers[index];
+                                    let status = match kl {
+                                        Some(kl) => format!("iteration {iteration}/{iterations}, KL {kl:.3}"),
+                                        None => format!("iteration {iteration}/{iterations}"),
+                                    };
+                                    progress.set(format!("t-SNE of {layer}: {status}"));
+                                    explore.maps.update(|maps| {
+                                        maps[index].coords = coords;
+                                        maps[index].status = status;
+                                    });
+                                }
+                            }
+                            AnalysisStep::MapFinished { index } => {
+                                if let Some(map) = job.analyzer().map(index) {
+                                    let map = MapState::from(map);
+                                    explore.maps.update(|maps| maps[index] = map);
+                                }
+                            }
+                            AnalysisStep::MapTaskReady { .. } | AnalysisStep::Finished => {}
                         }
-                        AnalysisStep::MapTaskReady { .. } | AnalysisStep::Finished => {}
                     },
                 )
                 .await;

@@ -74,6 +74,9 @@ pub struct AnalysisInputs {
     pub data: Arc<DataSet>,
     pub images: Vec<usize>,
     pub net: SqueezeNet,
+    /// The same network's weights in host memory (for the training worker, which builds it
+    /// again on its own CPU).
+    pub weights: Option<SqueezeNetWeights>,
     pub network_classes: Vec<String>,
     pub device: Device,
     /// Says which network and which images, for the page.
@@ -260,6 +263,7 @@ impl Engine {
             return Ok(AnalysisInputs {
                 images: trained.validation.clone(),
                 net: moved(&trained.net, Some(&trained.weights)),
+                weights: Some(trained.weights.clone()),
                 network_classes: data.classes.clone(),
                 description: format!(
                     "the network fine-tuned in step 3, on its {} validation images",
@@ -288,6 +292,7 @@ impl Engine {
             ),
             images: split.validation,
             net,
+            weights: state.weights.clone(),
             network_classes,
             data,
             device,

@@ -19,7 +19,7 @@ use super::widgets::{gpu_report, text_field};
 use crate::backend::{BackendKind, GpuFailureKind, Host, PassSizes, Recovery, cpu_device};
 use crate::data::augment::Augmentation;
 use crate::data::split::split_each_label;
-use crate::train::served::TrainTask;
+use crate::served::training::TrainTask;
 use crate::train::{EpochMetrics, IterationMetrics, TrainConfig, Trainer};
 
 fn percent(value: Option<f64>) -> String {

@@ -21,7 +21,7 @@ use crate::backend::cpu_device;
 use crate::data::dataset::DataSet;
 use crate::model::squeezenet::SqueezeNet;
 use crate::model::weights::{SqueezeNetWeights, load_weights, weights_to_safetensors};
-use crate::train::served::{FinishedRun, RunState, TrainTask};
+use crate::served::training::{FinishedRun, RunState, TrainTask};
 use crate::train::{
     Checkpoint, EpochMetrics, Evaluation, IterationMetrics, RunStep, StepOutcome, TrainConfig, TrainError, Trainer,
     TrainingRun,

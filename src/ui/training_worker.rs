@@ -1,9 +1,11 @@
-//! The page's side of its training worker (`crate::training_worker`): a fine-tuning run on
-//! the CPU stepped in a Web Worker, so the page's thread only draws the progress.
+//! The page's side of its training worker (`crate::training_worker`): a fine-tuning run, or
+//! the analysis's activations, on the CPU stepped in a Web Worker, so the page's thread only
+//! draws the progress.
 //!
-//! [`WorkerRun`] is stepped by the page's job driver like a run on the page's own thread: each
-//! step asks the worker for one step of the run and answers the files that step needs (read
-//! from the page's data set: the browser reads a `File` off both threads).
+//! [`WorkerRun`] and [`WorkerActivations`] are stepped by the page's job driver like work on
+//! the page's own thread: each step asks the worker for one step of the job and answers the
+//! files that step needs (read from the page's data set: the browser reads a `File` off both
+//! threads).
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -15,9 +17,13 @@ use super::browser_files::{query_param, sleep_ms};
 use super::job_driver::SteppedJob;
 use super::map_workers::WorkerError;
 use super::worker_inbox::{Inbox, next_reply};
+use crate::analysis::activations::ActivationOutput;
 use crate::data::dataset::{DataSet, ImageBytes};
+use crate::served::activations::{ActivationProgress, ActivationTask};
+use crate::served::files::SentFile;
+use crate::served::training::{FinishedRun, RunState, TrainTask};
+use crate::served::{EngineReply, EngineRequest};
 use crate::train::RunStep;
-use crate::train::served::{FinishedRun, RunState, SentFile, TrainReply, TrainRequest, TrainTask};
 use crate::training_worker::TrainingWorker;
 
 /// The worker's loader, written by trunk beside the page (index.html, `data-loader-shim`).
@@ -39,7 +45,7 @@ pub fn training_in_worker() -> bool {
 /// 100–250 ms when it fell in the user's run.
 struct SharedWorker {
     bridge: WorkerBridge<TrainingWorker>,
-    inbox: Rc<RefCell<Inbox<TrainReply>>>,
+    inbox: Rc<RefCell<Inbox<EngineReply>>>,
     ready: Rc<RefCell<Readiness>>,
 }
 
@@ -48,7 +54,7 @@ thread_local! {
 }
 
 /// Starts the training worker if it is not running yet, and its warm-up
-/// (`TrainRequest::WarmUp`); `on_ready` is called when the worker is warm (at once if it
+/// (`EngineRequest::WarmUp`); `on_ready` is called when the worker is warm (at once if it
 /// already is). The page calls it when a data set is ready to train on the CPU.
 pub fn warm_up(on_ready: impl Fn() + 'static) {
     let worker = shared_worker();
@@ -65,6 +71,56 @@ enum Readiness {
     Ready,
 }
 
+impl SharedWorker {
+    /// Sends a job's start and waits for the worker to build it (its refusal as the error).
+    async fn start(&self, request: EngineRequest) -> Result<EngineReply, WorkerError> {
+        self.inbox.borrow_mut().clear();
+        self.bridge.send(request);
+        let started = futures_lite::future::or(async { Some(next_reply(&self.inbox).await) }, async {
+            sleep_ms(START_TIMEOUT_MS).await;
+            None
+        });
+        match started.await {
+            None => Err(WorkerError(format!(
+                "the training worker did not answer within {} s (it may have failed to load); reload the page, or add ?training-worker=0 to the address to compute on the page's thread",
+                START_TIMEOUT_MS / 1000
+            ))),
+            Some(EngineReply::Failed(message)) => Err(WorkerError(message)),
+            Some(reply) => Ok(reply),
+        }
+    }
+
+    /// Asks for the job's next step and answers the files it needs until it is done: its
+    /// reply, or its failure as the error.
+    async fn step(&self, data: &DataSet) -> Result<EngineReply, WorkerError> {
+        self.bridge.send(EngineRequest::Step);
+        loop {
+            match next_reply(&self.inbox).await {
+                EngineReply::NeedFiles(indices) => self.send_files(data, indices).await,
+                EngineReply::Failed(message) => return Err(WorkerError(message)),
+                reply => return Ok(reply),
+            }
+        }
+    }
+
+    /// Sends the worker the files it asked for, one message each (a photo is megabytes).
+    async fn send_files(&self, data: &DataSet, indices: Vec<usize>) {
+        for index in indices {
+            let bytes = match data.images.get(index).map(|image| &image.content) {
+                Some(ImageBytes::Held(bytes)) => Ok(bytes.to_vec()),
+                Some(ImageBytes::Elsewhere(source)) => source.read().await,
+                None => Err(format!("the page has no image {index}")),
+            };
+            let file = SentFile { index, bytes: bytes.map(serde_bytes::ByteBuf::from) };
+            self.bridge.send(EngineRequest::Files(vec![file]));
+        }
+    }
+}
+
+fn out_of_turn() -> WorkerError {
+    WorkerError("the training worker answered out of turn".into())
+}
+
 fn shared_worker() -> Rc<SharedWorker> {
     WORKER.with(|slot| {
         slot.borrow_mut()
@@ -74,7 +130,7 @@ fn shared_worker() -> Rc<SharedWorker> {
                 let (to_inbox, to_ready) = (inbox.clone(), ready.clone());
                 let bridge = TrainingWorker::spawner()
                     .callback(move |reply| {
-                        if let TrainReply::WarmedUp { .. } | TrainReply::Failed(_) = reply
+                        if let EngineReply::WarmedUp { .. } | EngineReply::Failed(_) = reply
                             && matches!(*to_ready.borrow(), Readiness::WarmingUp(_))
                         {
                             // The warm-up's answer (a failed warm-up only means a cold worker).
@@ -89,7 +145,7 @@ fn shared_worker() -> Rc<SharedWorker> {
                     .with_loader(true)
                     .as_module(false)
                     .spawn(WORKER_SCRIPT);
-                bridge.send(TrainRequest::WarmUp);
+                bridge.send(EngineRequest::WarmUp);
                 Rc::new(SharedWorker { bridge, inbox, ready })
             })
             .clone()
@@ -110,32 +166,15 @@ impl WorkerRun {
     /// own refusal (a data set it cannot split, …) as its message.
     pub async fn start(task: TrainTask, data: Arc<DataSet>) -> Result<Self, WorkerError> {
         let worker = shared_worker();
-        worker.inbox.borrow_mut().clear();
-        worker.bridge.send(TrainRequest::Start(Box::new(task)));
-        let mut run = Self {
-            worker,
-            data,
-            state: RunState { epochs_done: 0, iterations_done: 0, stopped_early: false },
-            iterations_per_epoch: 0,
-            finished: None,
-        };
-        let started = futures_lite::future::or(async { Some(run.next_reply().await) }, async {
-            sleep_ms(START_TIMEOUT_MS).await;
-            None
-        });
-        let Some(reply) = started.await else {
-            return Err(WorkerError(format!(
-                "the training worker did not answer within {} s (it may have failed to load); reload the page, or add ?training-worker=0 to the address to train on the page's thread",
-                START_TIMEOUT_MS / 1000
-            )));
-        };
-        match reply {
-            TrainReply::Started { iterations_per_epoch } => {
-                run.iterations_per_epoch = iterations_per_epoch;
-                Ok(run)
-            }
-            TrainReply::Failed(message) => Err(WorkerError(message)),
-            _ => Err(WorkerError("the training worker answered out of turn".into())),
+        match worker.start(EngineRequest::StartTraining(Box::new(task))).await? {
+            EngineReply::TrainingStarted { iterations_per_epoch } => Ok(Self {
+                worker,
+                data,
+                state: RunState { epochs_done: 0, iterations_done: 0, stopped_early: false },
+                iterations_per_epoch,
+                finished: None,
+            }),
+            _ => Err(out_of_turn()),
         }
     }
 
@@ -150,29 +189,12 @@ impl WorkerRun {
 
     /// Ends training before its last epoch: the next steps evaluate the best network so far.
     pub fn stop_training(&mut self) {
-        self.worker.bridge.send(TrainRequest::StopTraining);
+        self.worker.bridge.send(EngineRequest::StopTraining);
     }
 
     /// The run's result, once it is finished.
     pub fn finished(&self) -> Option<&FinishedRun> {
         self.finished.as_deref()
-    }
-
-    async fn next_reply(&self) -> TrainReply {
-        next_reply(&self.worker.inbox).await
-    }
-
-    /// Sends the worker the files it asked for, one message each (a photo is megabytes).
-    async fn send_files(&self, indices: Vec<usize>) {
-        for index in indices {
-            let bytes = match self.data.images.get(index).map(|image| &image.content) {
-                Some(ImageBytes::Held(bytes)) => Ok(bytes.to_vec()),
-                Some(ImageBytes::Elsewhere(source)) => source.read().await,
-                None => Err(format!("the page has no image {index}")),
-            };
-            let file = SentFile { index, bytes: bytes.map(serde_bytes::ByteBuf::from) };
-            self.worker.bridge.send(TrainRequest::Files(vec![file]));
-        }
     }
 }
 
@@ -181,24 +203,44 @@ impl SteppedJob for WorkerRun {
     type Error = WorkerError;
 
     async fn step(&mut self) -> Result<RunStep, WorkerError> {
-        self.worker.bridge.send(TrainRequest::Step);
-        loop {
-            match self.next_reply().await {
-                TrainReply::NeedFiles(indices) => self.send_files(indices).await,
-                TrainReply::Stepped { step, state, finished } => {
-                    self.state = state;
-                    self.finished = finished;
-                    return Ok(step);
-                }
-                TrainReply::Failed(message) => return Err(WorkerError(message)),
-                TrainReply::Started { .. } | TrainReply::WarmedUp { .. } => {
-                    return Err(WorkerError("the training worker answered out of turn".into()));
-                }
+        match self.worker.step(&self.data).await? {
+            EngineReply::TrainingStepped { step, state, finished } => {
+                self.state = state;
+                self.finished = finished;
+                Ok(step)
             }
+            _ => Err(out_of_turn()),
         }
     }
 
     fn is_finished(&self) -> bool {
         self.finished.is_some()
+    }
+}
+
+/// The analysis's activations computed in the worker, as the page sees them: stepped until
+/// the output arrives, which the page's `Analyzer` then takes.
+pub struct WorkerActivations {
+    worker: Rc<SharedWorker>,
+    data: Arc<DataSet>,
+}
+
+impl WorkerActivations {
+    /// Prepares the activations in the page's training worker (started now if it was not).
+    pub async fn start(task: ActivationTask, data: Arc<DataSet>) -> Result<Self, WorkerError> {
+        let worker = shared_worker();
+        match worker.start(EngineRequest::StartActivations(Box::new(task))).await? {
+            EngineReply::ActivationsStarted { .. } => Ok(Self { worker, data }),
+            _ => Err(out_of_turn()),
+        }
+    }
+
+    /// The next chunk of images (or block of a wide layer's rotation); with the last, every
+    /// layer's rows.
+    pub async fn step(&mut self) -> Result<(ActivationProgress, Option<Box<ActivationOutput>>), WorkerError> {
+        match self.worker.step(&self.data).await? {
+            EngineReply::ActivationsStepped { progress, output } => Ok((progress, output)),
+            _ => Err(out_of_turn()),
+        }
     }
 }

@@ -1,6 +1,8 @@
 //! Helpers shared by the native integration tests: fixture paths and the reference tensors.
 #![allow(dead_code)]
 
+pub mod engine_page;
+
 use std::path::PathBuf;
 
 use layerlens::model::weights::RawTensor;
