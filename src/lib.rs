@@ -5,8 +5,9 @@
 //! it), `backend` (CPU or GPU device, async read-back), `served` (training and activations as a
 //! conversation, for the page's network worker), `session` (a person's work as one file),
 //! `cli` (native command line), `ui` (the Leptos page, wasm32 only) and `compute_worker` (the
-//! page's Web Worker for t-SNE maps, wasm32 only). Everything but those two compiles and is
-//! tested natively.
+//! page's Web Worker for t-SNE maps, wasm32 only), with `training_worker` and `wasm_start`
+//! (what every wasm entry point runs first). Everything but those compiles and is tested
+//! natively.
 
 pub mod analysis;
 pub mod backend;
@@ -26,3 +27,5 @@ pub mod train;
 pub mod training_worker;
 #[cfg(target_arch = "wasm32")]
 pub mod ui;
+#[cfg(target_arch = "wasm32")]
+pub mod wasm_start;

@@ -2,6 +2,7 @@
 
 #[cfg(target_arch = "wasm32")]
 fn main() {
+    layerlens::wasm_start::run_static_constructors();
     layerlens::ui::mount();
 }
 

@@ -4,6 +4,7 @@
 #[cfg(target_arch = "wasm32")]
 fn main() {
     use gloo_worker::Registrable;
+    layerlens::wasm_start::run_static_constructors();
     console_error_panic_hook::set_once();
     layerlens::compute_worker::MapWorker::registrar().register();
 }

@@ -115,13 +115,6 @@ test("fine-tune, analyse and explore on the CPU", async () => {
     const { page, errors, accuracy: trainedAccuracy } = await fineTunedPage(browser, await digitsFolder());
     assert.match(await page.textContent("#analysis-needs"), /fine-tuned in step 3/);
 
-    // Measure the page's frame gaps while the analysis runs.
-    await page.evaluate(() => {
-      window.__maxFrameGap = 0;
-      let last = performance.now();
-      const tick = (now) => { window.__maxFrameGap = Math.max(window.__maxFrameGap, now - last); last = now; requestAnimationFrame(tick); };
-      requestAnimationFrame(tick);
-    });
     // Every t-SNE setting is editable: the presets fill them in, a bad value is refused.
     await page.selectOption("#analysis-preset", "opentsne");
     assert.equal(await page.inputValue("#analysis-learning-rate"), "auto");
@@ -135,6 +128,14 @@ test("fine-tune, analyse and explore on the CPU", async () => {
     assert.match(await page.textContent("#analysis-error"), /θ: `-1` is not a number ≥ 0/);
     await page.fill("#analysis-theta", "0.5");
 
+    // Measure the page's frame gaps while the analysis runs: from the click on Run until
+    // Explore is built and the session saved (issue 11: no frame over 50 ms).
+    await page.evaluate(() => {
+      window.__maxFrameGap = 0;
+      let last = performance.now();
+      const tick = (now) => { window.__maxFrameGap = Math.max(window.__maxFrameGap, now - last); last = now; requestAnimationFrame(tick); };
+      requestAnimationFrame(tick);
+    });
     const started = Date.now();
     const mapGap = await runAnalysis(page, 400, 600_000);
     const seconds = (Date.now() - started) / 1000;
@@ -142,7 +143,7 @@ test("fine-tune, analyse and explore on the CPU", async () => {
     console.log(`analysis of 30 validation images on the CPU: ${seconds.toFixed(1)} s; longest frame gap ${gap.toFixed(0)} ms, ${mapGap.toFixed(0)} ms while the maps were made`);
     assert.match(await page.textContent("#analysis-source"), /fine-tuned in step 3, on its 30 validation images/);
     assert.match(await page.textContent("#analysis-source"), /the maps in (a background worker|\d background workers, side by side)/);
-    assert.ok(mapGap <= 50, `the page went ${mapGap.toFixed(0)} ms without a frame while the maps were made`);
+    assert.ok(gap <= 50, `the page went ${gap.toFixed(0)} ms without a frame during the analysis`);
 
     // Three maps titled as in the workflow, and the large one, each with all 30 points in the
     // three class colours.
