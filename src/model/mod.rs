@@ -3,6 +3,7 @@
 pub mod architecture;
 pub mod benchmark;
 pub mod export;
+pub mod host_conv;
 pub mod inference;
 pub mod layers;
 pub mod max_pool;

@@ -14,6 +14,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::architecture::{CLASSIFIER_IN, FIRES, FireSpec, STEM_IN, STEM_OUT, conv_specs};
+use super::host_conv::{self, PackedConv};
 use super::layers::Layer;
 use super::max_pool::max_pool_3x3_s2_ceil;
 use super::weights::{RawTensor, SqueezeNetWeights};
@@ -38,6 +39,11 @@ impl Fire {
     }
 
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        if host_conv::runs_here(&x) {
+            let s = convolve(&self.squeeze, x, true);
+            let expands = [PackedConv::new(&self.expand1x1), PackedConv::new(&self.expand3x3)];
+            return host_conv::conv_cat(s, &[&expands[0], &expands[1]], true);
+        }
         let s = relu(self.squeeze.forward(x));
         let e1 = relu(self.expand1x1.forward(s.clone()));
         let e3 = relu(self.expand3x3.forward(s));
@@ -60,6 +66,16 @@ pub struct SqueezeNet {
     fires: Vec<Fire>,
     dropout: Dropout,
     conv10: Conv2d,
+}
+
+/// `conv` on `x`, rectified if `rectify`: through `host_conv` on the page's CPU, where it is
+/// faster than burn's convolution.
+fn convolve(conv: &Conv2d, x: Tensor<4>, rectify: bool) -> Tensor<4> {
+    if host_conv::runs_here(&x) {
+        return host_conv::conv_cat(x, &[&PackedConv::new(conv)], rectify);
+    }
+    let y = conv.forward(x);
+    if rectify { relu(y) } else { y }
 }
 
 /// The pool after `conv1`, `fire3` and `fire5`: 3×3, stride 2, ceil mode (113→56→28→14).
@@ -128,7 +144,7 @@ impl SqueezeNet {
     /// Logits `[N, K]` for an input batch `[N, 3, 227, 227]`.
     pub fn forward(&self, input: Tensor<4>) -> Tensor<2> {
         let x = self.features(input, None, &mut |_, _| {});
-        self.logits(self.conv10.forward(self.dropout.forward(x)))
+        self.logits(convolve(&self.conv10, self.dropout.forward(x), false))
     }
 
     /// Runs the network just far enough to produce every requested layer and returns those
@@ -144,7 +160,7 @@ impl SqueezeNet {
         };
         let x = self.features(input, Some(deepest), &mut take);
         if deepest >= Layer::Conv10.depth() {
-            let conv10 = self.conv10.forward(self.dropout.forward(x));
+            let conv10 = convolve(&self.conv10, self.dropout.forward(x), false);
             take(Layer::Conv10, &conv10);
             if deepest >= Layer::Logits.depth() {
                 let logits = self.logits(conv10);
@@ -167,7 +183,7 @@ impl SqueezeNet {
         take: &mut dyn FnMut(Layer, &Tensor<4>),
     ) -> Tensor<4> {
         let done = |layer: Layer| stop_after.is_some_and(|d| layer.depth() >= d);
-        let mut x = relu(self.conv1.forward(input));
+        let mut x = convolve(&self.conv1, input, true);
         take(Layer::Conv1, &x);
         if done(Layer::Conv1) {
             return x;
