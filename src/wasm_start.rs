@@ -10,6 +10,11 @@
 //! constructors ran again on each of them: 60–70 % of the page's busy time in the analysis,
 //! and frames of 300–700 ms. Calling it here, once, at the top of `main`, is what makes
 //! wasm-ld leave the exports alone (the `inventory` crate documents the same call).
+//!
+//! The reference to `__wasm_call_ctors` in this crate is enough for wasm-ld to leave the
+//! exports of *every* binary that links it unwrapped — so a binary without our `main` (the
+//! in-browser tests) must call [`run_static_constructors`] itself before it uses burn's GPU
+//! backend, or cubecl's IR finds none of its registered types.
 
 use std::sync::Once;
 

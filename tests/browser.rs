@@ -20,6 +20,12 @@ const REFERENCE: &[u8] = include_bytes!("fixtures/squeezenet/reference.safetenso
 const TOLERANCES: [(&str, f32); 5] =
     [("pool1", 1e-5), ("fire9", 1e-4), ("conv10", 1e-4), ("logits", 1e-5), ("prob", 5e-6)];
 
+/// What the page's `main` does first (a test binary has no `main` of its own): without it
+/// cubecl's IR finds none of its registered types and every WebGPU kernel panics.
+fn start() {
+    layerlens::wasm_start::run_static_constructors();
+}
+
 fn log(message: &str) {
     web_sys::console::log_1(&message.into());
 }
@@ -49,6 +55,7 @@ async fn check_against_reference(device: &Device, scale: f32, label: &str) {
 
 #[wasm_bindgen_test]
 async fn cpu_backend_matches_onnxruntime_in_the_browser() {
+    start();
     check_against_reference(&cpu_device(), 1.0, "wasm CPU").await;
 }
 
@@ -56,6 +63,7 @@ async fn cpu_backend_matches_onnxruntime_in_the_browser() {
 /// `--enable-unsafe-webgpu`, which gives its software adapter.
 #[wasm_bindgen_test]
 async fn webgpu_matches_onnxruntime_in_the_browser() {
+    start();
     let (device, adapter) = webgpu_device().await.expect("a WebGPU adapter (Chromium: --enable-unsafe-webgpu)");
     log(&format!("WebGPU adapter: {adapter}"));
     check_against_reference(&device, 10.0, "WebGPU").await;
@@ -68,6 +76,7 @@ async fn webgpu_matches_onnxruntime_in_the_browser() {
 /// within 1e-6 (later the f32 and f64 trajectories part: the exaggeration phase is chaotic).
 #[wasm_bindgen_test]
 async fn webgpu_tsne_forces_match_the_cpu_in_the_browser() {
+    start();
     use layerlens::embed::device_exact::DeviceOptimizer;
     use layerlens::embed::{Method, TsneConfig, cpu_optimizer, prepare, reduce};
     let (device, _) = webgpu_device().await.expect("a WebGPU adapter");
@@ -110,6 +119,7 @@ async fn webgpu_tsne_forces_match_the_cpu_in_the_browser() {
 /// reaches: it must agree with the exact sums in the browser too.
 #[wasm_bindgen_test]
 fn fft_tsne_repulsion_matches_exact_sums_in_the_browser() {
+    start();
     use layerlens::embed::fft::{FftRepulsion, FftSettings};
     use layerlens::embed::gradient::{ExactScratch, exact_repulsion};
     let n = 600;
