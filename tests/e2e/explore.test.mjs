@@ -326,7 +326,8 @@ test("a GPU failure during the analysis: the page offers smaller passes or the C
     await page.waitForFunction(() => ["done", "failed", "interrupted"].includes(document.querySelector("#analysis-progress").dataset.stage),
       null, { timeout: 600_000, polling: 250 });
     assert.equal(await page.$eval("#analysis-progress", (e) => e.dataset.stage), "done");
-    assert.match(await page.textContent("#analysis-source"), /the activations on the CPU, 1 image per pass/);
+    // The CPU's activations run in the network worker, the GPU's weights handed to it.
+    assert.match(await page.textContent("#analysis-source"), /the activations on the CPU, in a background worker, 1 image per pass/);
     // Out of memory leaves the GPU usable: only this analysis moved to the CPU.
     assert.match(await page.textContent("#backend"), /^Backend: WebGPU/);
     for (const id of ["#map-0", "#map-1", "#map-2"]) {
