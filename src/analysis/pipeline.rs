@@ -245,14 +245,9 @@ impl Analyzer {
         device: Device,
         config: AnalysisConfig,
     ) -> Result<Self, AnalysisError> {
-        if images.is_empty() {
-            return Err(AnalysisError::NoImages);
-        }
-        if config.layers.is_empty() {
-            return Err(AnalysisError::NoLayers);
-        }
-        let job = ActivationJob::new(net, images.clone(), config.layers.clone(), config.chunk, config.budget);
         let mut analyzer = Self::awaiting_activations(data, images, network_classes, device, config)?;
+        let (images, config) = (&analyzer.images, &analyzer.config);
+        let job = ActivationJob::new(net, images.clone(), config.layers.clone(), config.chunk, config.budget);
         analyzer.stage = Stage::Activations(Box::new(job));
         Ok(analyzer)
     }
